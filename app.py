@@ -1,0 +1,14 @@
+"""LineSight dashboard: routes over the files in pages/ with st.navigation."""
+
+import streamlit as st
+
+st.set_page_config(
+    page_title="LineSight", page_icon=":material/precision_manufacturing:", layout="wide"
+)
+
+PAGES = [
+    st.Page("pages/home.py", title="Home", icon=":material/home:", default=True),
+    st.Page("pages/data_check.py", title="Check data", icon=":material/fact_check:"),
+]
+
+st.navigation(PAGES).run()

@@ -1,0 +1,1 @@
+"""Data entry points: every file a user brings is validated here, once."""

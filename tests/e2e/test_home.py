@@ -1,0 +1,19 @@
+"""End to end: a fresh start opens on the home page with the sample grid."""
+
+import pytest
+
+from tests.e2e.conftest import SCREENSHOT_DIRECTORY, wait_for_app_idle
+
+pytestmark = pytest.mark.e2e
+
+
+def test_home_page_shows_sample_grid(page, app_url):
+    page.goto(app_url)
+    wait_for_app_idle(page)
+    page.get_by_text("Surface images per class").wait_for(timeout=60_000)
+    images = page.locator("[data-testid='stImage'] img, [data-testid='stFullScreenFrame'] img")
+    images.first.wait_for(timeout=60_000)
+    assert images.count() >= 5 * 6
+    page.locator("[data-testid='stPlotlyChart'] .js-plotly-plot").first.wait_for(timeout=60_000)
+    SCREENSHOT_DIRECTORY.mkdir(exist_ok=True)
+    page.screenshot(path=str(SCREENSHOT_DIRECTORY / "home.png"), full_page=True)

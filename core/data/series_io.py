@@ -1,0 +1,199 @@
+"""Sensor series files: read CSV, Parquet and C-MAPSS text into a raw table, without validating it.
+
+The format comes from the file name's extension, or is sniffed from the first bytes when bytes
+arrive without a name. CSV files may use commas, semicolons (with a decimal comma) or tabs, and be
+UTF-8 or latin-1. Files over `MAX_SERIES_ROWS` rows are refused. Validation and the canonical
+table live in `core.data.series`, which re-exports `read_series_file` and `MAX_SERIES_ROWS`.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import io
+import os
+import re
+from pathlib import Path
+
+import pandas as pd
+from pyarrow import parquet
+
+from core.data.validation import describe_value
+
+MAX_SERIES_ROWS = 5_000_000
+TEXT_EXTENSIONS = (".csv", ".tsv", ".txt")
+PARQUET_EXTENSIONS = (".parquet", ".pq")
+_SNIFF_BYTES = 64 * 1024
+
+
+def _source_bytes(source: str | os.PathLike | bytes, name: str | None) -> tuple[str, str, bytes]:
+    """Returns the display name, the extension ('' = sniff) and the first bytes of a source."""
+    if isinstance(source, bytes | bytearray):
+        display = name or "<bytes>"
+        return display, Path(name).suffix.lower() if name else "", bytes(source[:_SNIFF_BYTES])
+    if not isinstance(source, str | os.PathLike):
+        raise TypeError(
+            f"Expected a path or the bytes of a file. Received: source={describe_value(source)}"
+        )
+    path = Path(source)
+    if not path.is_file():
+        raise ValueError(f"Expected an existing file. Received: path='{path}'")
+    with path.open("rb") as handle:
+        head = handle.read(_SNIFF_BYTES)
+    display = name or path.name
+    return display, Path(display).suffix.lower(), head
+
+
+def _open(source: str | os.PathLike | bytes) -> str | os.PathLike | io.BytesIO:
+    return io.BytesIO(source) if isinstance(source, bytes | bytearray) else source
+
+
+def _too_many_rows(display: str) -> ValueError:
+    return ValueError(
+        f"Expected at most {MAX_SERIES_ROWS:,} rows. Received: name='{display}' has more than "
+        f"{MAX_SERIES_ROWS:,} rows. Split the file or sample it before loading."
+    )
+
+
+def _sniff_delimiter(sample: str) -> str:
+    lines = [line for line in sample.splitlines() if line.strip()][:50]
+    if len(lines) > 2:
+        lines = lines[:-1]  # The last line of the sample may be cut short.
+    best, best_score = ",", (0.0, 0)
+    for delimiter in (",", ";", "\t"):
+        widths = [len(row) for row in csv.reader(lines, delimiter=delimiter)]
+        if not widths or widths[0] < 2:
+            continue
+        score = (sum(width == widths[0] for width in widths) / len(widths), widths[0])
+        if score > best_score:
+            best, best_score = delimiter, score
+    return best
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _read_delimited(source, display: str, sample: str, encoding: str) -> pd.DataFrame:
+    notes = []
+    delimiter = _sniff_delimiter(sample)
+    # European exports pair ';' with a decimal comma ("1,5;2,25").
+    decimal = "," if delimiter == ";" and re.search(r"\d,\d", sample) else "."
+    first_line = next((line for line in sample.splitlines() if line.strip()), "")
+    first_fields = next(csv.reader([first_line], delimiter=delimiter))
+    headerless = all(_is_number(field.strip()) for field in first_fields)
+    options = {"sep": delimiter, "decimal": decimal, "nrows": MAX_SERIES_ROWS + 1}
+    options |= {"header": None if headerless else 0, "skipinitialspace": True, "low_memory": False}
+    try:
+        try:
+            frame = pd.read_csv(_open(source), encoding=encoding, **options)
+        except UnicodeDecodeError:
+            # The first bytes decoded as UTF-8 but a later byte did not.
+            encoding = "latin-1"
+            frame = pd.read_csv(_open(source), encoding=encoding, **options)
+    except pd.errors.EmptyDataError as error:
+        message = f"Expected a non-empty file. Received: name='{display}' is empty"
+        raise ValueError(message) from error
+    except pd.errors.ParserError as error:
+        raise ValueError(
+            "Expected a CSV file with the same number of fields on every line. "
+            f"Received: name='{display}': {str(error).strip()}"
+        ) from error
+    if encoding == "latin-1":
+        notes.append(f"'{display}' is not valid UTF-8; it was decoded as latin-1.")
+    if decimal == ",":
+        notes.append("Read ';' as the field separator and ',' as the decimal separator.")
+    if headerless:
+        frame.columns = [f"column_{index + 1}" for index in range(frame.shape[1])]
+        notes.append("The first line holds only numbers: read as data with columns column_1, ...")
+    frame.columns = [str(column).strip() for column in frame.columns]
+    frame.attrs["notes"] = notes
+    return frame
+
+
+def _read_parquet(source, display: str, head: bytes) -> pd.DataFrame:
+    if not head.startswith(b"PAR1"):
+        raise ValueError(
+            "Expected a Parquet file (starting with the bytes b'PAR1'). "
+            f"Received: name='{display}' starting with {describe_value(head[:8])}"
+        )
+    try:
+        parquet_file = parquet.ParquetFile(_open(source))
+        row_count = parquet_file.metadata.num_rows
+    except Exception as error:  # pyarrow raises several unrelated types for a damaged file.
+        raise ValueError(
+            f"Expected a readable Parquet file. Received: name='{display}': {error}"
+        ) from error
+    if row_count > MAX_SERIES_ROWS:
+        raise _too_many_rows(display)
+    frame = parquet_file.read().to_pandas()
+    if not isinstance(frame.index, pd.RangeIndex):
+        frame = frame.reset_index()  # A frame saved with `unit` as its index keeps it as a column.
+    frame.attrs["notes"] = []
+    return frame
+
+
+def read_series_file(
+    source: str | os.PathLike | bytes, *, name: str | None = None
+) -> tuple[pd.DataFrame, str]:
+    """Reads a CSV, Parquet or C-MAPSS text file into a raw table, without validating it.
+
+    CSV files may be separated by commas, semicolons (with a decimal comma) or tabs, and encoded as
+    UTF-8 or, failing that, latin-1. Text files of 26 space-separated numbers per line without a
+    header are read as C-MAPSS, with columns unit, cycle, setting_1..3 and sensor_01..21. Notes on
+    how the file was read (encoding fallback, ...) are in `frame.attrs["notes"]`.
+
+    Args:
+        source: A path, or the bytes of an uploaded file.
+        name: The file name shown in messages; its extension picks the format. Defaults to the
+            path's name; for bytes without a name the format is sniffed from the content.
+
+    Returns:
+        `(frame, source_format)` with `source_format` one of 'csv', 'parquet', 'cmapss'.
+
+    Raises:
+        ValueError: If the file is missing, empty, has an unknown extension, is not the format its
+            extension says, or has more than `MAX_SERIES_ROWS` rows.
+        TypeError: If `source` is neither a path nor bytes.
+    """
+    display, extension, head = _source_bytes(source, name)
+    if not head.strip():
+        raise ValueError(f"Expected a non-empty file. Received: name='{display}' is empty")
+    if extension in PARQUET_EXTENSIONS or (not extension and head.startswith(b"PAR1")):
+        frame, source_format = _read_parquet(source, display, head), "parquet"
+    elif extension and extension not in TEXT_EXTENSIONS:
+        hint = " Export spreadsheets as CSV first." if extension in (".xls", ".xlsx") else ""
+        raise ValueError(
+            f"Expected a .csv, .tsv, .txt or .parquet file. Received: name='{display}'.{hint}"
+        )
+    elif b"\x00" in head:
+        hint = " It looks like Parquet: name it .parquet." if head.startswith(b"PAR1") else ""
+        raise ValueError(
+            "Expected a CSV text file (comma, semicolon or tab separated). "
+            f"Received: name='{display}' holds binary data.{hint}"
+        )
+    else:
+        try:
+            encoding = "utf-8-sig"
+            sample = codecs.getincrementaldecoder(encoding)().decode(head, final=False)
+        except UnicodeDecodeError:
+            encoding, sample = "latin-1", head.decode("latin-1")
+        from core.data import cmapss  # Imported here: `cmapss` builds on this module.
+
+        if cmapss.looks_like_cmapss(sample):
+            frame = cmapss.read_cmapss_text(_open(source), name=display, max_rows=MAX_SERIES_ROWS)
+            source_format = "cmapss"
+        else:
+            frame, source_format = _read_delimited(source, display, sample, encoding), "csv"
+    if len(frame) > MAX_SERIES_ROWS:
+        raise _too_many_rows(display)
+    if len(frame) == 0:
+        raise ValueError(
+            f"Expected at least one data row. Received: name='{display}' has columns "
+            f"{list(frame.columns)[:10]} but no rows"
+        )
+    return frame, source_format

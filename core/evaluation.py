@@ -5,6 +5,10 @@ Python numbers, lists and strings, ready for `json.dumps(..., allow_nan=False)`.
 
 Zero division is defined as 0.0: the precision of a class that is never predicted, the recall of a
 class that never occurs, and the F1 of a class whose precision and recall are both 0.
+
+The classifier metrics live here; `confusion_matrix` and `precision_recall_f1` come from
+`core.evaluation_counts`, and the series metrics (`nasa_score`, `evaluate_regression`,
+`evaluate_binary_flags`) from `core.evaluation_series`. All are importable from this module.
 """
 
 from __future__ import annotations
@@ -14,6 +18,29 @@ from collections.abc import Sequence
 import numpy as np
 
 from core.data.validation import describe_value
+from core.evaluation_counts import (
+    as_binary,
+    as_indices,
+    as_vector,
+    check_same_length,
+    confusion_matrix,
+    precision_recall_f1,
+    safe_divide,
+)
+from core.evaluation_series import evaluate_binary_flags, evaluate_regression, nasa_score
+
+__all__ = [
+    "MAXIMUM_CURVE_POINTS",
+    "ROW_SUM_TOLERANCE",
+    "confusion_matrix",
+    "evaluate_binary_flags",
+    "evaluate_classification",
+    "evaluate_regression",
+    "nasa_score",
+    "precision_recall_f1",
+    "roc_auc",
+    "roc_curve",
+]
 
 # Softmax outputs in float32 drift from 1 by far less than this; anything beyond it is not a
 # probability distribution (logits, or a column lost).
@@ -21,141 +48,11 @@ ROW_SUM_TOLERANCE = 1e-3
 MAXIMUM_CURVE_POINTS = 200
 
 
-def _reject_first(failed: np.ndarray, array: np.ndarray, name: str, expectation: str) -> None:
-    """Raises a ValueError naming the first element of `array` where `failed` is True."""
-    if np.any(failed):
-        position = int(np.flatnonzero(failed)[0])
-        value = float(array[position])
-        shown = int(value) if value.is_integer() else value
-        raise ValueError(f"Expected `{name}` {expectation}. Received: {name}[{position}]={shown}")
-
-
-def _as_vector(values: object, name: str) -> np.ndarray:
-    """Returns `values` as a non-empty 1-D float array of finite numbers, or raises ValueError."""
-    try:
-        array = np.asarray(values, dtype=np.float64)
-    except (TypeError, ValueError):
-        raise ValueError(
-            f"Expected `{name}` to be a 1-D sequence of numbers. "
-            f"Received: {name}={describe_value(values)}"
-        ) from None
-    if array.ndim != 1 or array.size == 0:
-        raise ValueError(
-            f"Expected `{name}` to be a non-empty 1-D sequence of numbers. "
-            f"Received: {name} with shape {array.shape}"
-        )
-    _reject_first(~np.isfinite(array), array, name, "to contain only finite numbers")
-    return array
-
-
-def _as_indices(values: object, name: str, number_of_classes: int) -> np.ndarray:
-    """Returns `values` as a 1-D int64 array of class indices in [0, number_of_classes)."""
-    array = _as_vector(values, name)
-    _reject_first(array != np.round(array), array, name, "to hold integer class indices")
-    out_of_range = (array < 0) | (array >= number_of_classes)
-    _reject_first(out_of_range, array, name, f"in the range [0, {number_of_classes - 1}]")
-    return array.astype(np.int64)
-
-
-def _as_binary(values: object, name: str) -> np.ndarray:
-    """Returns `values` (booleans or 0/1) as a 1-D int64 array of zeros and ones."""
-    array = _as_vector(values, name)
-    not_binary = (array != 0) & (array != 1)
-    _reject_first(not_binary, array, name, "to hold only 0/1 or False/True")
-    return array.astype(np.int64)
-
-
-def _check_same_length(first: np.ndarray, first_name: str, second: np.ndarray, second_name: str):
-    if first.shape[0] != second.shape[0]:
-        raise ValueError(
-            f"Expected `{first_name}` and `{second_name}` to have the same length. "
-            f"Received: len({first_name})={first.shape[0]}, len({second_name})={second.shape[0]}"
-        )
-
-
-def _safe_divide(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
-    """Element-wise division that gives 0.0 where the denominator is 0."""
-    numerator = np.asarray(numerator, dtype=np.float64)
-    denominator = np.asarray(denominator, dtype=np.float64)
-    result = np.zeros(np.broadcast(numerator, denominator).shape)
-    np.divide(numerator, denominator, out=result, where=denominator != 0)
-    return result
-
-
-def confusion_matrix(
-    true_labels: Sequence[int], predicted_labels: Sequence[int], number_of_classes: int
-) -> np.ndarray:
-    """Counts (true, predicted) pairs.
-
-    Args:
-        true_labels: Class indices of the items.
-        predicted_labels: Predicted class indices, same length.
-        number_of_classes: Number of classes C (a positive integer).
-
-    Returns:
-        An int64 array of shape (C, C): rows are true classes, columns are predicted classes.
-
-    Raises:
-        ValueError: On a non-positive class count, non-integer or out-of-range labels, or
-            mismatched lengths.
-    """
-    if (
-        isinstance(number_of_classes, bool)
-        or not isinstance(number_of_classes, int | np.integer)
-        or number_of_classes < 1
-    ):
-        raise ValueError(
-            "Expected `number_of_classes` to be a positive integer. "
-            f"Received: number_of_classes={describe_value(number_of_classes)}"
-        )
-    true_array = _as_indices(true_labels, "true_labels", number_of_classes)
-    predicted_array = _as_indices(predicted_labels, "predicted_labels", number_of_classes)
-    _check_same_length(true_array, "true_labels", predicted_array, "predicted_labels")
-    flat = np.bincount(
-        true_array * number_of_classes + predicted_array, minlength=number_of_classes**2
-    )
-    return flat.reshape(number_of_classes, number_of_classes)
-
-
-def precision_recall_f1(
-    confusion: np.ndarray,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Per-class precision, recall, F1 and support from a confusion matrix.
-
-    Zero division gives 0.0 (for example the precision of a class that is never predicted).
-
-    Args:
-        confusion: Square matrix of non-negative counts, rows = true, columns = predicted.
-
-    Returns:
-        `(precision, recall, f1, support)`: float arrays of length C, and support as int64.
-
-    Raises:
-        ValueError: If `confusion` is not a square matrix of finite non-negative counts.
-    """
-    matrix = np.asarray(confusion, dtype=np.float64)
-    if matrix.ndim != 2 or matrix.shape[0] != matrix.shape[1] or matrix.shape[0] == 0:
-        raise ValueError(
-            f"Expected `confusion` to be a non-empty square matrix. Received: shape {matrix.shape}"
-        )
-    if not np.all(np.isfinite(matrix)) or np.any(matrix < 0):
-        raise ValueError(
-            "Expected `confusion` to hold finite non-negative counts. "
-            f"Received: confusion={describe_value(matrix.tolist())}"
-        )
-    correct = np.diag(matrix)
-    support = matrix.sum(axis=1)
-    precision = _safe_divide(correct, matrix.sum(axis=0))
-    recall = _safe_divide(correct, support)
-    f1 = _safe_divide(2 * precision * recall, precision + recall)
-    return precision, recall, f1, support.astype(np.int64)
-
-
 def _binary_scores(labels01: object, scores: object) -> tuple[np.ndarray, np.ndarray]:
     """Validates a (labels, scores) pair for ROC analysis; both classes must be present."""
-    labels = _as_binary(labels01, "labels01")
-    score_array = _as_vector(scores, "scores")
-    _check_same_length(labels, "labels01", score_array, "scores")
+    labels = as_binary(labels01, "labels01")
+    score_array = as_vector(scores, "scores")
+    check_same_length(labels, "labels01", score_array, "scores")
     positives = int(labels.sum())
     if positives == 0 or positives == labels.size:
         raise ValueError(
@@ -361,7 +258,7 @@ def evaluate_classification(
     """
     names = _check_class_names(class_names)
     matrix = _as_probabilities(probabilities, len(names))
-    labels = _as_indices(true_labels, "true_labels", len(names))
+    labels = as_indices(true_labels, "true_labels", len(names))
     if labels.size != matrix.shape[0]:
         raise ValueError(
             "Expected one true label per row of `probabilities`. "
@@ -386,7 +283,7 @@ def evaluate_classification(
     counts = confusion_matrix(labels, predicted, len(names))
     precision, recall, f1, support = precision_recall_f1(counts)
     present = (support > 0) | (counts.sum(axis=0) > 0)
-    normalized = _safe_divide(counts, support[:, np.newaxis])
+    normalized = safe_divide(counts, support[:, np.newaxis])
     result = {
         "accuracy": float(np.trace(counts) / labels.size),
         "macro_f1": float(f1[present].mean()),
@@ -426,76 +323,3 @@ def evaluate_classification(
         for index in wrong
     ]
     return result
-
-
-def _as_value_pairs(true_values: object, predicted_values: object) -> tuple[np.ndarray, np.ndarray]:
-    """Validates a (true, predicted) pair of equally long finite vectors."""
-    true_array = _as_vector(true_values, "true_values")
-    predicted_array = _as_vector(predicted_values, "predicted_values")
-    _check_same_length(true_array, "true_values", predicted_array, "predicted_values")
-    return true_array, predicted_array
-
-
-def nasa_score(true_values: Sequence[float], predicted_values: Sequence[float]) -> float:
-    """NASA asymmetric scoring function for remaining useful life (Saxena et al., 2008).
-
-    With d = predicted - true, each item adds exp(-d / 13) - 1 when d < 0 (early) and
-    exp(d / 10) - 1 when d >= 0 (late): late predictions cost more. Lower is better; 0 is perfect.
-
-    Raises:
-        ValueError: On empty, non-finite or mismatched input.
-    """
-    true_array, predicted_array = _as_value_pairs(true_values, predicted_values)
-    error = predicted_array - true_array
-    penalty = np.where(error < 0, np.expm1(-error / 13.0), np.expm1(error / 10.0))
-    return float(penalty.sum())
-
-
-def evaluate_regression(true_values: Sequence[float], predicted_values: Sequence[float]) -> dict:
-    """Regression metrics for remaining-useful-life predictions.
-
-    Returns:
-        A dict with `rmse`, `mae`, `nasa_score`, `mean_error` (mean of predicted - true: positive
-        means predictions run late, the costly direction) and `count`.
-
-    Raises:
-        ValueError: On empty, non-finite or mismatched input.
-    """
-    true_array, predicted_array = _as_value_pairs(true_values, predicted_values)
-    error = predicted_array - true_array
-    return {
-        "rmse": float(np.sqrt(np.mean(error**2))),
-        "mae": float(np.mean(np.abs(error))),
-        "nasa_score": nasa_score(true_array, predicted_array),
-        "mean_error": float(np.mean(error)),
-        "count": int(error.size),
-    }
-
-
-def evaluate_binary_flags(true_flags: Sequence[bool], predicted_flags: Sequence[bool]) -> dict:
-    """Precision, recall and F1 of binary flags (1/True = anomaly), with the four counts.
-
-    Zero division gives 0.0: precision with no predicted flags, recall with no true flags.
-
-    Returns:
-        A dict with `precision`, `recall`, `f1`, `true_positive`, `false_positive`,
-        `false_negative`, `true_negative` and `count`.
-
-    Raises:
-        ValueError: On empty, non-0/1 or mismatched input.
-    """
-    truth = _as_binary(true_flags, "true_flags")
-    predicted = _as_binary(predicted_flags, "predicted_flags")
-    _check_same_length(truth, "true_flags", predicted, "predicted_flags")
-    counts = confusion_matrix(truth, predicted, 2)
-    precision, recall, f1, _ = precision_recall_f1(counts)
-    return {
-        "precision": float(precision[1]),
-        "recall": float(recall[1]),
-        "f1": float(f1[1]),
-        "true_positive": int(counts[1, 1]),
-        "false_positive": int(counts[0, 1]),
-        "false_negative": int(counts[1, 0]),
-        "true_negative": int(counts[0, 0]),
-        "count": int(truth.size),
-    }

@@ -1,0 +1,222 @@
+"""Model export for deployment: a `.keras` copy, a TensorFlow SavedModel or TensorFlow Lite.
+
+TensorFlow is imported by the functions that need it. `ModelRegistry.export` writes registry
+models through `export_model`.
+
+Example:
+
+    path = export_model("registry/pump/1/model.keras", "tflite", "exports", file_stem="pump-v1")
+"""
+
+from __future__ import annotations
+
+import contextlib
+import enum
+import os
+import tempfile
+import zipfile
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from core.data.validation import describe_value
+
+if TYPE_CHECKING:
+    import keras
+
+__all__ = ["ExportFormat", "export_model", "validate_export_format"]
+
+
+class ExportFormat(enum.StrEnum):
+    """Formats `export_model` writes."""
+
+    KERAS = "keras"
+    SAVEDMODEL = "savedmodel"
+    TFLITE = "tflite"
+
+
+def validate_export_format(format: str | ExportFormat) -> ExportFormat:
+    """Returns `format` as an `ExportFormat`.
+
+    Raises:
+        ValueError: If `format` is not one of the `ExportFormat` values; the message lists them.
+    """
+    try:
+        return ExportFormat(format)
+    except ValueError:
+        raise ValueError(
+            f"Expected an export format among {[item.value for item in ExportFormat]}. "
+            f"Received: format={format!r}"
+        ) from None
+
+
+def export_model(
+    model: keras.Model | str | os.PathLike,
+    format: str | ExportFormat,
+    out_path: str | os.PathLike,
+    *,
+    file_stem: str = "model",
+    display_name: str | None = None,
+) -> Path:
+    """Writes a model in a format for deployment.
+
+    Args:
+        model: A `keras.Model`, or the path of a `.keras` file. A file is copied byte for byte
+            for `"keras"` and loaded with `safe_mode=True` for the other formats.
+        format: `"keras"` (a `.keras` file), `"savedmodel"` (a TensorFlow SavedModel directory,
+            or a zip of it when `out_path` ends in `.zip`) or `"tflite"` (float32 TensorFlow
+            Lite with built-in operators only).
+        out_path: The file or directory to write. When it is an existing directory, the export
+            is written inside it as `<file_stem>.keras`, `<file_stem>.tflite` or `<file_stem>`
+            (a SavedModel directory).
+        file_stem: The file name, without extension, used inside an existing directory.
+            Default: "model".
+        display_name: How error messages name the model. Default: None (`file_stem`).
+
+    Returns:
+        The path written.
+
+    Raises:
+        TypeError: If `model` is neither a `keras.Model` nor a path.
+        ValueError: If the format is unknown, the model file is missing or cannot be loaded
+            safely, TensorFlow Lite cannot convert the model, or a SavedModel directory already
+            exists at the destination.
+    """
+    export_format = validate_export_format(format)
+    display_name = file_stem if display_name is None else display_name
+    out_path = Path(out_path)
+    source_path = _check_model(model)
+
+    if export_format is ExportFormat.KERAS:
+        destination = _export_destination(out_path, file_stem, ".keras")
+        if source_path is not None:
+            _write_bytes_atomically(destination, source_path.read_bytes())
+        else:
+            _save_keras_atomically(model, destination)
+        return destination
+
+    if source_path is not None:
+        model = _load_model_file(source_path, display_name)
+    if export_format is ExportFormat.TFLITE:
+        destination = _export_destination(out_path, file_stem, ".tflite")
+        _write_bytes_atomically(destination, _convert_to_tflite(model, display_name))
+        return destination
+
+    zipped = out_path.suffix.lower() == ".zip" and not out_path.is_dir()
+    destination = _export_destination(out_path, file_stem, ".zip" if zipped else "")
+    if not zipped and destination.exists():
+        raise ValueError(
+            "Expected a SavedModel destination that does not exist yet. "
+            f"Received: out_path={str(destination)!r}"
+        )
+    destination.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=destination.parent, prefix=".linesight-") as work:
+        exported = Path(work) / "savedmodel"
+        model.export(exported, format="tf_saved_model", verbose=False)
+        if zipped:
+            _zip_directory(exported, Path(work) / "savedmodel.zip")
+            os.replace(Path(work) / "savedmodel.zip", destination)
+        else:
+            os.rename(exported, destination)
+    return destination
+
+
+def _check_model(model: object) -> Path | None:
+    """Returns the path of a model file, or None for a `keras.Model`."""
+    if isinstance(model, str | os.PathLike):
+        path = Path(model)
+        if not path.is_file():
+            raise ValueError(
+                f"Expected the path of an existing .keras file. Received: model={str(path)!r}"
+            )
+        return path
+    import keras
+
+    if not isinstance(model, keras.Model):
+        raise TypeError(
+            "Expected a keras.Model or the path of a .keras file. "
+            f"Received: model={describe_value(model)}"
+        )
+    return None
+
+
+def _load_model_file(path: Path, display_name: str) -> keras.Model:
+    import keras
+
+    try:
+        return keras.saving.load_model(path, safe_mode=True, compile=False)
+    except Exception as error:
+        raise ValueError(
+            f"Expected a model file Keras can load safely for '{display_name}'. "
+            f"Received: path={str(path)!r}, error={type(error).__name__}: {error}"
+        ) from error
+
+
+def _export_destination(out_path: Path, file_stem: str, extension: str) -> Path:
+    if out_path.is_dir():
+        return out_path / f"{file_stem}{extension}"
+    return out_path
+
+
+def _convert_to_tflite(model, display_name: str) -> bytes:
+    """Converts to float32 TensorFlow Lite with built-in operators only.
+
+    Recurrent layers with a free batch axis need TensorFlow operators the TFLite runtime lacks,
+    so a failed conversion is retried with the batch size fixed to 1.
+    """
+    import tensorflow
+
+    failures = []
+    for batch_size in (None, 1):
+        signature = None
+        if batch_size is not None:
+            signature = [
+                tensorflow.TensorSpec([batch_size, *tensor.shape[1:]], tensor.dtype)
+                for tensor in model.inputs
+            ]
+        with tempfile.TemporaryDirectory(prefix="linesight-tflite-") as work:
+            try:
+                model.export(
+                    work, format="tf_saved_model", verbose=False, input_signature=signature
+                )
+                converter = tensorflow.lite.TFLiteConverter.from_saved_model(work)
+                return converter.convert()
+            except Exception as error:
+                failures.append(f"{type(error).__name__}: {str(error)[:300]}")
+    raise ValueError(
+        "Expected a model TensorFlow Lite can convert with built-in operators: "
+        f"'{display_name}' failed. Received: errors={failures}"
+    )
+
+
+def _zip_directory(directory: Path, archive_path: Path) -> None:
+    """Zips the content of `directory` (its files at the root of the archive)."""
+    with zipfile.ZipFile(archive_path, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        for path in sorted(directory.rglob("*")):
+            archive.write(path, path.relative_to(directory).as_posix())
+
+
+def _save_keras_atomically(model: keras.Model, path: Path) -> None:
+    """Saves `model` beside `path` (Keras needs the `.keras` suffix), then `os.replace`s it."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=path.parent, prefix=".linesight-") as work:
+        saved = Path(work) / "model.keras"
+        model.save(saved)
+        with open(saved, "rb") as stream:
+            os.fsync(stream.fileno())
+        os.replace(saved, path)
+
+
+def _write_bytes_atomically(path: Path, content: bytes) -> None:
+    """Writes `content` to a temporary file beside `path`, then `os.replace`s it."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(descriptor, "wb") as stream:
+            stream.write(content)
+            stream.flush()
+            os.fsync(stream.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temporary)
+        raise

@@ -1,0 +1,214 @@
+"""Tests for core/export.py: export formats, directly and through ModelRegistry.export."""
+
+import zipfile
+
+import numpy as np
+import pytest
+
+from core import export, registry
+from core.export import ExportFormat, export_model, validate_export_format
+from core.registry import ModelRegistry
+
+SAMPLE = np.array([[0.1, -0.2, 0.3, 0.4], [1.0, 2.0, -3.0, 0.5]], dtype="float32")
+
+
+def make_model(seed: int = 0):
+    """Returns a tiny Functional model: Input(4) -> Dense(2)."""
+    import keras
+
+    keras.utils.set_random_seed(seed)
+    inputs = keras.Input(shape=(4,))
+    outputs = keras.layers.Dense(2, activation="softmax")(inputs)
+    return keras.Model(inputs, outputs)
+
+
+def make_metadata(**overrides) -> dict:
+    metadata = {
+        "task": "image_classification",
+        "classes": ["good", "scratch"],
+        "input_shape": [4],
+        "preprocessing": {"rescale": 1 / 255},
+        "training_config": {"epochs": 1, "batch_size": 2},
+        "metrics": {"accuracy": 0.5},
+        "history": {"loss": [0.9, 0.7], "val_loss": [1.0, 0.8]},
+        "dataset_fingerprint": "sha256:" + "0" * 64,
+    }
+    metadata.update(overrides)
+    return metadata
+
+
+# Exporting registry models (ModelRegistry.export delegates to export_model).
+
+
+@pytest.fixture
+def saved_pump(tmp_path):
+    registry = ModelRegistry(tmp_path / "registry")
+    model = make_model()
+    registry.save(model, "pump", make_metadata())
+    return registry, model.predict(SAMPLE, verbose=0)
+
+
+def test_export_keras_copies_a_loadable_file(saved_pump, tmp_path):
+    import keras
+
+    registry, expected = saved_pump
+    written = registry.export("pump", None, "keras", tmp_path / "out" / "pump.keras")
+    assert written == tmp_path / "out" / "pump.keras"
+    reloaded = keras.saving.load_model(written, safe_mode=True)
+    np.testing.assert_allclose(reloaded.predict(SAMPLE, verbose=0), expected)
+    assert registry.export("pump:1", None, ExportFormat.KERAS, tmp_path / "out") == (
+        tmp_path / "out" / "pump-v1.keras"
+    )
+
+
+def test_export_refuses_an_unknown_format(saved_pump, tmp_path):
+    registry, _ = saved_pump
+    with pytest.raises(
+        ValueError,
+        match=r"among \['keras', 'savedmodel', 'tflite'\]. Received: format='onnx'",
+    ):
+        registry.export("pump", 1, "onnx", tmp_path / "pump.onnx")
+
+
+def test_export_savedmodel_directory_and_zip_serve_the_same_predictions(saved_pump, tmp_path):
+    import tensorflow
+
+    registry, expected = saved_pump
+    directory = registry.export("pump", 1, "savedmodel", tmp_path / "savedmodel")
+    loaded = tensorflow.saved_model.load(str(directory))
+    outputs = loaded.signatures["serving_default"](tensorflow.constant(SAMPLE))
+    np.testing.assert_allclose(next(iter(outputs.values())).numpy(), expected, rtol=1e-5)
+    (tmp_path / "exports").mkdir()
+    inside = registry.export("pump", 1, "savedmodel", tmp_path / "exports")
+    assert inside == tmp_path / "exports" / "pump-v1"
+    assert (inside / "saved_model.pb").is_file()
+    with pytest.raises(ValueError, match="SavedModel destination that does not exist yet"):
+        registry.export("pump", 1, "savedmodel", tmp_path / "exports")
+
+    archive = registry.export("pump", 1, "savedmodel", tmp_path / "pump.zip")
+    with zipfile.ZipFile(archive) as opened:
+        assert "saved_model.pb" in opened.namelist()
+        opened.extractall(tmp_path / "unzipped")
+    unzipped = tensorflow.saved_model.load(str(tmp_path / "unzipped"))
+    outputs = unzipped.signatures["serving_default"](tensorflow.constant(SAMPLE))
+    np.testing.assert_allclose(next(iter(outputs.values())).numpy(), expected, rtol=1e-5)
+
+
+def make_tflite_interpreter(path):
+    try:
+        from ai_edge_litert.interpreter import Interpreter
+    except ImportError:
+        import tensorflow
+
+        Interpreter = tensorflow.lite.Interpreter
+    return Interpreter(model_path=str(path))
+
+
+@pytest.mark.filterwarnings("ignore:.*tf.lite.Interpreter is deprecated:UserWarning")
+def test_export_tflite_runs_in_the_interpreter(saved_pump, tmp_path):
+    registry, expected = saved_pump
+    written = registry.export("pump", 1, "tflite", tmp_path / "pump.tflite")
+    interpreter = make_tflite_interpreter(written)
+    input_detail = interpreter.get_input_details()[0]
+    interpreter.resize_tensor_input(input_detail["index"], list(SAMPLE.shape))
+    interpreter.allocate_tensors()
+    interpreter.set_tensor(input_detail["index"], SAMPLE)
+    interpreter.invoke()
+    output = interpreter.get_tensor(interpreter.get_output_details()[0]["index"])
+    np.testing.assert_allclose(output, expected, rtol=1e-5)
+
+
+@pytest.mark.slow
+@pytest.mark.filterwarnings("ignore:.*tf.lite.Interpreter is deprecated:UserWarning")
+def test_export_tflite_converts_a_recurrent_model_with_batch_size_one(tmp_path):
+    import keras
+
+    inputs = keras.Input(shape=(12, 3))
+    outputs = keras.layers.Dense(1)(keras.layers.LSTM(4)(inputs))
+    model = keras.Model(inputs, outputs)
+    registry = ModelRegistry(tmp_path)
+    registry.save(
+        model, "bearing", make_metadata(task="series_rul", classes=[], input_shape=[12, 3])
+    )
+    written = registry.export("bearing", 1, "tflite", tmp_path)
+    assert written == tmp_path / "bearing-v1.tflite"
+    interpreter = make_tflite_interpreter(written)
+    interpreter.allocate_tensors()
+    window = np.linspace(0, 1, 36, dtype="float32").reshape(1, 12, 3)
+    interpreter.set_tensor(interpreter.get_input_details()[0]["index"], window)
+    interpreter.invoke()
+    output = interpreter.get_tensor(interpreter.get_output_details()[0]["index"])
+    np.testing.assert_allclose(output, model.predict(window, verbose=0), rtol=1e-4, atol=1e-5)
+
+
+# Exporting a model or a model file directly.
+
+
+def test_registry_re_exports_the_export_format():
+    assert registry.ExportFormat is export.ExportFormat
+    assert "ExportFormat" in registry.__all__
+    assert [item.value for item in ExportFormat] == ["keras", "savedmodel", "tflite"]
+
+
+def test_validate_export_format():
+    assert validate_export_format("tflite") is ExportFormat.TFLITE
+    assert validate_export_format(ExportFormat.KERAS) is ExportFormat.KERAS
+    with pytest.raises(ValueError) as raised:
+        validate_export_format("ONNX")
+    assert str(raised.value) == (
+        "Expected an export format among ['keras', 'savedmodel', 'tflite']. Received: format='ONNX'"
+    )
+
+
+def test_export_model_writes_keras_from_a_model_or_a_file(tmp_path):
+    import keras
+
+    model = make_model()
+    expected = model.predict(SAMPLE, verbose=0)
+    (tmp_path / "out").mkdir()
+    saved = export_model(model, "keras", tmp_path / "out")
+    assert saved == tmp_path / "out" / "model.keras"
+    assert sorted(path.name for path in (tmp_path / "out").iterdir()) == ["model.keras"]
+    copied = export_model(saved, ExportFormat.KERAS, tmp_path / "copy" / "pump.keras")
+    assert copied.read_bytes() == saved.read_bytes()
+    reloaded = keras.saving.load_model(copied, safe_mode=True)
+    np.testing.assert_allclose(reloaded.predict(SAMPLE, verbose=0), expected)
+
+
+def test_export_model_loads_a_file_for_savedmodel(tmp_path):
+    import tensorflow
+
+    model = make_model()
+    model.save(tmp_path / "pump.keras")
+    (tmp_path / "exports").mkdir()
+    written = export_model(
+        str(tmp_path / "pump.keras"), "savedmodel", tmp_path / "exports", file_stem="pump-v7"
+    )
+    assert written == tmp_path / "exports" / "pump-v7"
+    loaded = tensorflow.saved_model.load(str(written))
+    outputs = loaded.signatures["serving_default"](tensorflow.constant(SAMPLE))
+    np.testing.assert_allclose(
+        next(iter(outputs.values())).numpy(), model.predict(SAMPLE, verbose=0), rtol=1e-5
+    )
+
+
+def test_export_model_rejects_what_it_cannot_export(tmp_path):
+    with pytest.raises(TypeError) as raised:
+        export_model([1, 2], "keras", tmp_path)
+    assert str(raised.value) == (
+        "Expected a keras.Model or the path of a .keras file. Received: model=[1, 2]"
+    )
+    missing = tmp_path / "missing.keras"
+    with pytest.raises(ValueError) as raised:
+        export_model(missing, "keras", tmp_path / "out.keras")
+    assert str(raised.value) == (
+        f"Expected the path of an existing .keras file. Received: model='{missing}'"
+    )
+    corrupt = tmp_path / "corrupt.keras"
+    corrupt.write_bytes(b"not a zip")
+    with pytest.raises(ValueError) as raised:
+        export_model(corrupt, "tflite", tmp_path, display_name="pump:3")
+    assert str(raised.value).startswith(
+        f"Expected a model file Keras can load safely for 'pump:3'. Received: path='{corrupt}'"
+    )
+    assert not (tmp_path / "model.tflite").exists()

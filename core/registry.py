@@ -193,7 +193,28 @@ class ModelRegistry:
         }
         metadata = validate_metadata(metadata)
         _check_input_shape(model, metadata, name)
+        return self._stage_and_claim(name, metadata, model.save)
 
+    def import_model_file(self, model_path: str | os.PathLike, name: str, metadata: dict):
+        """Registers an existing `.keras` file (e.g. a bundled demo model) as the next version.
+
+        Unlike `save`, this needs no TensorFlow: the file is copied, checked for Lambda layers
+        and claimed atomically like any save.
+
+        Raises:
+            ValueError: If the name or metadata is invalid or the file holds a Lambda layer.
+            FileNotFoundError: If `model_path` does not exist.
+        """
+        validate_model_name(name)
+        source = Path(model_path)
+        if not source.is_file():
+            raise FileNotFoundError(
+                f"Expected an existing .keras model file. Received: model_path='{source}'"
+            )
+        metadata = validate_metadata({**metadata, "name": name, "version": 1})
+        return self._stage_and_claim(name, metadata, lambda target: shutil.copyfile(source, target))
+
+    def _stage_and_claim(self, name: str, metadata: dict, write_model) -> ModelRecord:
         self._clean_leftovers()
         staging_root = self.directory / STAGING_DIRECTORY
         staging_root.mkdir(parents=True, exist_ok=True)
@@ -201,7 +222,7 @@ class ModelRegistry:
         staged.mkdir()
         try:
             model_path = staged / MODEL_FILENAME
-            model.save(model_path)
+            write_model(model_path)
             _fsync_file(model_path)
             if contains_lambda_layer(model_path):
                 raise lambda_refusal("save", name, f"name={name!r}")

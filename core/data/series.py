@@ -5,7 +5,8 @@ unit and time step: a unit column, a time column and one column per sensor (plus
 settings, a categorical label and a remaining-useful-life column). A wide single-machine file has no
 unit column: every row is one time step of the same machine. NASA C-MAPSS text files are detected
 here and parsed by `core.data.cmapss`; files are read by `core.data.series_io`, whose
-`read_series_file` and `MAX_SERIES_ROWS` are re-exported here.
+`read_series_file` and `MAX_SERIES_ROWS` are re-exported here; the checks live in
+`core.data.series_validation`.
 
 Every series becomes a `SeriesDataset` whose frame has the canonical columns `unit`, `cycle`, the
 settings, the sensors, then the optional `label`, `rul` and `timestamp`. When the time column holds
@@ -25,6 +26,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from core.data import series_validation
 from core.data.series_io import (
     MAX_SERIES_ROWS,
     PARQUET_EXTENSIONS,
@@ -206,146 +208,6 @@ def detect_column_mapping(frame: pd.DataFrame) -> ColumnMapping:
     return ColumnMapping(unit, time, sensors, settings, label, rul)
 
 
-def _show(value: object) -> str:
-    if isinstance(value, pd.Timestamp):
-        return f"'{value}'"
-    if isinstance(value, np.generic):
-        value = value.item()
-    return describe_value(value)
-
-
-def _rows(mask: pd.Series) -> np.ndarray:
-    return np.flatnonzero(mask.to_numpy())
-
-
-def _coerce_numbers(values: pd.Series) -> tuple[pd.Series, pd.Series]:
-    """Returns the values as numbers and a mask of the entries that are not numbers."""
-    if pd.api.types.is_bool_dtype(values):
-        return values.astype(float), pd.Series(False, index=values.index)
-    if pd.api.types.is_numeric_dtype(values):
-        return values, pd.Series(False, index=values.index)
-    numbers = pd.to_numeric(values.astype(str).str.strip(), errors="coerce")
-    return numbers, numbers.isna() & values.notna()
-
-
-def _describe_bad(column: str, values: pd.Series, bad: pd.Series) -> str:
-    rows = _rows(bad)
-    examples = ", ".join(f"{_show(values.iloc[row])} (row {row + 1})" for row in rows[:3])
-    return f"'{column}': {len(rows)} value(s) such as {examples}"
-
-
-def _time_values(values: pd.Series, column: str) -> tuple[pd.Series, bool]:
-    """Returns the time column as numbers or datetimes, and whether it holds datetimes."""
-    if pd.api.types.is_datetime64_any_dtype(values):
-        return values, True
-    numbers, bad = _coerce_numbers(values)
-    if not bad.any():
-        return numbers, False
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # pandas warns when it parses dates one by one.
-            stamps = pd.to_datetime(values, errors="coerce")
-    except (ValueError, TypeError):
-        stamps = pd.Series(pd.NaT, index=values.index)
-    bad_stamps = stamps.isna() & values.notna()
-    if not bad_stamps.any():
-        return stamps, True
-    raise ValueError(
-        "Expected numbers or dates/times in the time column. "
-        f"Received: {_describe_bad(column, values, bad_stamps)}"
-    )
-
-
-def _unit_values(values: pd.Series, column: str) -> pd.Series:
-    missing = _rows(values.isna())
-    if len(missing):
-        raise ValueError(
-            f"Expected a unit id on every row. Received: column '{column}' is empty on "
-            f"{len(missing)} row(s), first at row {missing[0] + 1}"
-        )
-    if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
-        numbers = values.astype(float)
-        if np.isfinite(numbers).all() and (numbers == numbers.round()).all():
-            return numbers.astype("int64")
-    return values.astype(str).str.strip()
-
-
-def _check_mapping(frame: pd.DataFrame, mapping: ColumnMapping) -> None:
-    columns = mapping.columns()
-    repeated = sorted({column for column in columns if columns.count(column) > 1})
-    if repeated:
-        raise ValueError(f"Expected each column to have one role. Received: {repeated} repeated")
-    missing = [column for column in columns if column not in frame.columns]
-    if missing:
-        raise ValueError(
-            f"Expected the mapped columns {columns}. Received: missing={missing}, "
-            f"available={[str(column) for column in frame.columns]}"
-        )
-    if not mapping.sensors:
-        raise ValueError(
-            "Expected at least one numeric sensor column. "
-            f"Received: columns={[str(column) for column in frame.columns]}"
-        )
-    clashes = [
-        column
-        for column in [*mapping.settings, *mapping.sensors]
-        if column in ("unit", "cycle", "label", "rul", "timestamp")
-    ]
-    if clashes:
-        raise ValueError(
-            "Expected sensor and setting names other than unit, cycle, label, rul and timestamp. "
-            f"Received: {clashes}"
-        )
-
-
-def _check_order(units: pd.Series, times: pd.Series, column: str) -> None:
-    """Raises if a unit repeats a time value or goes back in time, in file order."""
-    keys = pd.DataFrame({"unit": units.to_numpy(), "time": times.to_numpy()})
-    repeated = _rows(keys.duplicated())
-    if len(repeated):
-        row = repeated[0]
-        same = (keys["unit"] == keys["unit"].iloc[row]) & (keys["time"] == keys["time"].iloc[row])
-        raise ValueError(
-            f"Expected each time value at most once per unit. Received: unit="
-            f"{_show(keys['unit'].iloc[row])} has {column}={_show(keys['time'].iloc[row])} on "
-            f"rows {_rows(same)[0] + 1} and {row + 1}"
-        )
-    step = keys.groupby("unit", sort=False)["time"].diff()
-    zero = pd.Timedelta(0) if pd.api.types.is_timedelta64_dtype(step) else 0
-    backwards = _rows(step < zero)
-    if len(backwards):
-        row = backwards[0]
-        previous = _rows(keys["unit"].iloc[:row] == keys["unit"].iloc[row])[-1]
-        raise ValueError(
-            "Expected time to increase strictly within each unit (sort the rows by unit, then "
-            f"time). Received: unit={_show(keys['unit'].iloc[row])}, row {row + 1} has {column}="
-            f"{_show(keys['time'].iloc[row])} after {_show(keys['time'].iloc[previous])} at row "
-            f"{previous + 1}"
-        )
-
-
-def _natural_key(unit: object) -> list:
-    # "M2" before "M10": compare digit runs as numbers.
-    return [(0, int(part)) if part.isdigit() else (1, part) for part in re.split(r"(\d+)", unit)]
-
-
-def _window_problem(lengths: pd.Series, window: int) -> str | None:
-    short = lengths[lengths < window]
-    if len(short) == len(lengths):
-        raise ValueError(
-            f"Expected at least one unit with at least window={window} rows. Received: the "
-            f"longest unit ({_show(lengths.idxmax())}) has {int(lengths.max())} rows"
-        )
-    if short.empty:
-        return None
-    listed = ", ".join(f"unit {_show(unit)} ({length} rows)" for unit, length in short[:20].items())
-    more = f" and {len(short) - 20} more" if len(short) > 20 else ""
-    return (
-        f"{len(short)} of {len(lengths)} units are shorter than the window of {window} rows and "
-        f"give no full window: {listed}{more}."
-    )
-
-
 def dataset_from_frame(
     frame: pd.DataFrame,
     mapping: ColumnMapping,
@@ -382,15 +244,15 @@ def dataset_from_frame(
     valid_window = isinstance(window, int) and not isinstance(window, bool) and window >= 1
     if window is not None and not valid_window:
         raise ValueError(f"Expected window to be a positive integer. Received: window={window!r}")
-    _check_mapping(frame, mapping)
+    series_validation.check_mapping(frame, mapping)
     frame = frame.reset_index(drop=True)
     problems = list(notes)
     numeric_columns = [*mapping.settings, *mapping.sensors, *([mapping.rul] if mapping.rul else [])]
     numbers, bad = {}, []
     for column in numeric_columns:
-        numbers[column], mask = _coerce_numbers(frame[column])
+        numbers[column], mask = series_validation.coerce_numbers(frame[column])
         if mask.any():
-            bad.append(_describe_bad(column, frame[column], mask))
+            bad.append(series_validation.describe_bad(column, frame[column], mask))
     if bad:
         more = f"; and {len(bad) - 5} more column(s)" if len(bad) > 5 else ""
         raise ValueError(
@@ -417,21 +279,21 @@ def dataset_from_frame(
         units = pd.Series(1, index=frame.index, dtype="int64")
         problems.append(f"No unit column: read as one machine (unit 1) with {len(frame)} rows.")
     else:
-        units = _unit_values(frame[mapping.unit], mapping.unit)
+        units = series_validation.unit_values(frame[mapping.unit], mapping.unit)
     columns = {"unit": units}
     is_datetime = False
     if mapping.time is None:
         problems.append("No time column: the row order is used as the cycle (1, 2, 3, ...).")
     else:
-        times, is_datetime = _time_values(frame[mapping.time], mapping.time)
+        times, is_datetime = series_validation.time_values(frame[mapping.time], mapping.time)
         empty = times.isna() if is_datetime else ~np.isfinite(times.astype(float))
-        empty = _rows(empty)
+        empty = series_validation.flagged_rows(empty)
         if len(empty):
             raise ValueError(
                 f"Expected a finite time value on every row. Received: column '{mapping.time}' "
                 f"is empty or inf on {len(empty)} row(s), first at row {empty[0] + 1}"
             )
-        _check_order(units, times, mapping.time)
+        series_validation.check_order(units, times, mapping.time)
         if is_datetime:
             problems.append(
                 f"Time column '{mapping.time}' holds dates/times: cycle counts the steps 1, 2, "
@@ -456,7 +318,10 @@ def dataset_from_frame(
     if pd.api.types.is_integer_dtype(units):
         order = units
     else:
-        ranks = {unit: rank for rank, unit in enumerate(sorted(units.unique(), key=_natural_key))}
+        ranks = {
+            unit: rank
+            for rank, unit in enumerate(sorted(units.unique(), key=series_validation.natural_key))
+        }
         order = units.map(ranks)
     canonical = canonical.iloc[np.argsort(order.to_numpy(), kind="stable")]
     canonical = canonical.reset_index(drop=True)
@@ -470,7 +335,7 @@ def dataset_from_frame(
     constant = [column for column, is_flat in zip(mapping.sensors, flat, strict=True) if is_flat]
     if window is not None:
         lengths = canonical.groupby("unit", sort=False).size()
-        problem = _window_problem(lengths, window)
+        problem = series_validation.window_problem(lengths, window)
         if problem:
             problems.append(problem)
     return SeriesDataset(

@@ -7,15 +7,12 @@ object, so scripts can read it with `tail -n 1`.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-
-def print_json(payload: dict) -> None:
-    """Prints `payload` as one JSON line (the contract of `--json`)."""
-    print(json.dumps(payload, sort_keys=True, default=str), flush=True)
+from core import cli_commands
+from core.cli_commands import print_json
 
 
 def command_sample_data(arguments: argparse.Namespace) -> int:
@@ -70,7 +67,89 @@ def build_parser() -> argparse.ArgumentParser:
     )
     inspect.add_argument("--json", action="store_true", help="Print a JSON report last.")
     inspect.set_defaults(handler=command_inspect)
+
+    add_train_parser(subcommands)
+    add_model_parsers(subcommands)
+
+    demo = subcommands.add_parser(
+        "demo-models", help="Train the bundled demo models on sample_data (commit the result)."
+    )
+    demo.add_argument("--out", help="Output folder (default: core/demo_models).")
+    demo.add_argument("--epochs", type=int, help="Override the epochs of every demo model.")
+    demo.add_argument("--only", nargs="+", help="Build only these demo models.")
+    demo.add_argument("--json", action="store_true", help="Print a JSON summary last.")
+    demo.set_defaults(handler=cli_commands.command_demo_models)
     return parser
+
+
+def add_common_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--registry", help="Model registry folder (default: $LINESIGHT_REGISTRY or ./registry)."
+    )
+    parser.add_argument("--json", action="store_true", help="Print a JSON object as the last line.")
+
+
+def add_train_parser(subcommands) -> None:
+    from core.models.image import DEFAULT_IMAGE_MODEL, IMAGE_MODEL_PRESETS
+    from core.training import OPTIMIZERS, SCHEDULES, ImageTrainingConfig
+
+    defaults = ImageTrainingConfig()
+    train = subcommands.add_parser("train", help="Train a model and register it.")
+    kinds = train.add_subparsers(dest="kind", required=True, metavar="KIND")
+    image = kinds.add_parser("image", help="Train an image defect classifier.")
+    image.add_argument("--data", required=True, help="Class folders, a zip, or a manifest folder.")
+    image.add_argument("--model", default=DEFAULT_IMAGE_MODEL, choices=sorted(IMAGE_MODEL_PRESETS))
+    image.add_argument("--epochs", type=int, help=f"Maximum epochs (default {defaults.epochs}).")
+    image.add_argument(
+        "--image-size", type=int, help=f"Square input size (default {defaults.image_size[0]})."
+    )
+    image.add_argument("--batch-size", type=int, default=defaults.batch_size)
+    image.add_argument("--learning-rate", type=float, default=defaults.learning_rate)
+    image.add_argument("--optimizer", choices=OPTIMIZERS, default=defaults.optimizer)
+    image.add_argument("--schedule", choices=SCHEDULES, default=defaults.schedule)
+    image.add_argument("--validation-fraction", type=float, default=defaults.validation_fraction)
+    image.add_argument("--test-fraction", type=float, default=defaults.test_fraction)
+    image.add_argument("--no-augmentation", action="store_true", help="Train without augmentation.")
+    image.add_argument("--seed", type=int, default=defaults.seed)
+    image.add_argument("--name", help="Registry name (default: <model>-<data folder>).")
+    add_common_options(image)
+    image.set_defaults(handler=cli_commands.command_train_image)
+
+
+def add_model_parsers(subcommands) -> None:
+    evaluate = subcommands.add_parser("evaluate", help="Score a registered model on labelled data.")
+    evaluate.add_argument("--model", required=True, help="NAME or NAME:VERSION.")
+    evaluate.add_argument(
+        "--data", required=True, help="Class folders, a zip, or a manifest folder."
+    )
+    add_common_options(evaluate)
+    evaluate.set_defaults(handler=cli_commands.command_evaluate)
+
+    predict = subcommands.add_parser("predict", help="Predict images with a registered model.")
+    predict.add_argument("--model", required=True, help="NAME or NAME:VERSION.")
+    predict.add_argument(
+        "--input", required=True, nargs="+", help="Image files, folders or zips (one or more)."
+    )
+    predict.add_argument("--out", help="Write predictions to this CSV file.")
+    add_common_options(predict)
+    predict.set_defaults(handler=cli_commands.command_predict)
+
+    models = subcommands.add_parser("models", help="List, show, export or delete models.")
+    actions = models.add_subparsers(dest="action", required=True, metavar="ACTION")
+    add_common_options(actions.add_parser("list", help="List registered models."))
+    show = actions.add_parser("show", help="Show a model's metadata.")
+    show.add_argument("name", help="NAME or NAME:VERSION.")
+    add_common_options(show)
+    export = actions.add_parser("export", help="Export a model for deployment.")
+    export.add_argument("name", help="NAME or NAME:VERSION.")
+    export.add_argument("--format", default="keras", choices=("keras", "savedmodel", "tflite"))
+    export.add_argument("--out", required=True, help="Output file or folder.")
+    add_common_options(export)
+    delete = actions.add_parser("delete", help="Delete a model (all versions, or NAME:VERSION).")
+    delete.add_argument("name", help="NAME or NAME:VERSION.")
+    delete.add_argument("--yes", action="store_true", help="Confirm the deletion.")
+    add_common_options(delete)
+    models.set_defaults(handler=cli_commands.command_models)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

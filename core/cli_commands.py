@@ -1,0 +1,199 @@
+"""Handlers of the model commands of `python -m core`: train, evaluate, predict, models."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+
+def print_json(payload: dict) -> None:
+    """Prints `payload` as one JSON line (the contract of `--json`)."""
+    print(json.dumps(payload, sort_keys=True, default=str), flush=True)
+
+
+def open_registry(arguments: argparse.Namespace):
+    from core.registry import ModelRegistry, resolve_registry_directory
+
+    return ModelRegistry(resolve_registry_directory(getattr(arguments, "registry", None)))
+
+
+def image_config_from_arguments(arguments: argparse.Namespace):
+    from core.models.image import AugmentationConfig
+    from core.training import ImageTrainingConfig
+
+    defaults = ImageTrainingConfig()
+    augmentation = AugmentationConfig(enabled=not arguments.no_augmentation)
+    size = arguments.image_size
+    return ImageTrainingConfig(
+        model=arguments.model,
+        epochs=arguments.epochs if arguments.epochs is not None else defaults.epochs,
+        batch_size=arguments.batch_size,
+        learning_rate=arguments.learning_rate,
+        optimizer=arguments.optimizer,
+        schedule=arguments.schedule,
+        image_size=(size, size) if size else defaults.image_size,
+        augmentation=augmentation,
+        seed=arguments.seed,
+        validation_fraction=arguments.validation_fraction,
+        test_fraction=arguments.test_fraction,
+    ).validate()
+
+
+def command_train_image(arguments: argparse.Namespace) -> int:
+    from core.image_workflow import run_image_training, save_image_run, summary_metrics
+    from core.terminal_progress import TerminalProgressBar
+
+    config = image_config_from_arguments(arguments)
+    registry = open_registry(arguments)
+    print(f"Loading images from {arguments.data} ...", flush=True)
+    result = run_image_training(arguments.data, config, listeners=[TerminalProgressBar()])
+    dataset = result.dataset
+    print(
+        f"Trained {config.model} on {len(result.train_indices)} images "
+        f"({len(dataset.class_names)} classes), {result.training.epochs_run} epochs in "
+        f"{result.training.seconds:.1f} s; best epoch {result.training.best_epoch}.",
+        flush=True,
+    )
+    for rejected in dataset.rejected:
+        print(f"  skipped {rejected.name}: {rejected.reason}", flush=True)
+    name = arguments.name or f"{config.model}-{Path(arguments.data).stem}"
+    record = save_image_run(result, registry, name)
+    metrics = summary_metrics(result.evaluation)
+    print(
+        f"Test accuracy {metrics['accuracy']:.4f}, macro-F1 {metrics['macro_f1']:.4f} on "
+        f"{metrics['test_count']} images. Registered {record.reference} in {registry.directory}",
+        flush=True,
+    )
+    if arguments.json:
+        print_json(
+            {
+                "model": record.name,
+                "version": record.version,
+                "reference": record.reference,
+                "metrics": metrics,
+                "epochs_run": result.training.epochs_run,
+                "training_seconds": round(result.training.seconds, 2),
+                "rejected": [item.as_dict() for item in dataset.rejected],
+            }
+        )
+    return 0
+
+
+def command_evaluate(arguments: argparse.Namespace) -> int:
+    from core.image_workflow import evaluate_registered_model, summary_metrics
+
+    evaluation = evaluate_registered_model(
+        open_registry(arguments), arguments.model, arguments.data
+    )
+    metrics = summary_metrics(evaluation)
+    print(f"Model {evaluation['model']} on {arguments.data}:")
+    for row in evaluation["per_class"]:
+        print(
+            f"  {row['class']:<16} precision {row['precision']:.3f} recall {row['recall']:.3f} "
+            f"f1 {row['f1']:.3f} support {row['support']}"
+        )
+    print(f"  accuracy {metrics['accuracy']:.4f}, macro-F1 {metrics['macro_f1']:.4f}", flush=True)
+    if arguments.json:
+        print_json(
+            {
+                "model": evaluation["model"],
+                "metrics": metrics,
+                "per_class": evaluation["per_class"],
+                "confusion_matrix": evaluation["confusion_matrix"],
+                "class_names": evaluation["class_names"],
+                "rejected": evaluation["rejected"],
+            }
+        )
+    return 0
+
+
+def command_predict(arguments: argparse.Namespace) -> int:
+    from core.image_workflow import predict_inputs
+
+    batch = predict_inputs(open_registry(arguments), arguments.model, arguments.input)
+    frame = batch.to_frame()
+    if arguments.out:
+        frame.to_csv(arguments.out, index=False)
+        print(f"Wrote {len(frame)} predictions to {arguments.out}", flush=True)
+    else:
+        print(frame[["name", "predicted", "confidence"]].to_string(index=False), flush=True)
+    for rejected in batch.rejected:
+        print(f"  skipped {rejected.name}: {rejected.reason}", flush=True)
+    if arguments.json:
+        counts = frame["predicted"].value_counts().to_dict() if len(frame) else {}
+        print_json(
+            {
+                "model": arguments.model,
+                "predicted": len(frame),
+                "predicted_counts": counts,
+                "out": arguments.out,
+                "rejected": [item.as_dict() for item in batch.rejected],
+            }
+        )
+    return 0
+
+
+def _record_row(record) -> dict:
+    metrics = record.metadata.get("metrics", {})
+    return {
+        "reference": record.reference,
+        "task": record.metadata.get("task"),
+        "classes": record.metadata.get("classes"),
+        "accuracy": metrics.get("accuracy"),
+        "created_at": record.metadata.get("created_at"),
+    }
+
+
+def command_models(arguments: argparse.Namespace) -> int:
+    registry = open_registry(arguments)
+    action = arguments.action
+    if action == "list":
+        rows = [_record_row(record) for record in registry.list()]
+        for row in rows:
+            accuracy = "" if row["accuracy"] is None else f"accuracy {row['accuracy']:.4f}"
+            print(f"{row['reference']:<32} {row['task']:<22} {accuracy}")
+        if not rows:
+            print(f"No models in {registry.directory}")
+        payload: dict = {"models": rows}
+    elif action == "show":
+        record = registry.get(arguments.name)
+        metadata = dict(record.metadata)
+        metadata.get("metrics", {}).pop("evaluation", None)
+        print(json.dumps(metadata, indent=2, default=str))
+        payload = {"reference": record.reference, "metadata": metadata}
+    elif action == "export":
+        path = registry.export(arguments.name, None, arguments.format, arguments.out)
+        print(f"Exported {arguments.name} as {arguments.format} to {path}")
+        payload = {"model": arguments.name, "format": arguments.format, "out": str(path)}
+    else:
+        if not arguments.yes:
+            raise ValueError(
+                "Expected --yes to confirm deleting a model. "
+                f"Received: models delete {arguments.name} without --yes"
+            )
+        deleted = registry.delete(arguments.name)
+        print(f"Deleted {', '.join(record.reference for record in deleted)}")
+        payload = {"deleted": [record.reference for record in deleted]}
+    if arguments.json:
+        print_json(payload)
+    return 0
+
+
+def command_demo_models(arguments: argparse.Namespace) -> int:
+    from core.demo_models import DEMO_MODELS_DIRECTORY, build_demo_models
+    from core.terminal_progress import TerminalProgressBar
+
+    output = Path(arguments.out) if arguments.out else DEMO_MODELS_DIRECTORY
+    summaries = build_demo_models(
+        output, epochs=arguments.epochs, names=arguments.only, listeners=[TerminalProgressBar()]
+    )
+    for summary in summaries:
+        print(
+            f"{summary['name']}: accuracy {summary['accuracy']:.4f} after "
+            f"{summary['epochs_run']} epochs ({summary['seconds']} s), {summary['bytes']} bytes",
+            flush=True,
+        )
+    if arguments.json:
+        print_json({"demo_models": summaries, "out": str(output)})
+    return 0

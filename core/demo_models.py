@@ -1,0 +1,120 @@
+"""Demo models: trained on the bundled sample data by `python -m core demo-models`, committed,
+and registered automatically on first start so a fresh install can spot-check at once.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Iterable
+from pathlib import Path
+
+from core.registry_metadata import METADATA_FILENAME, MODEL_FILENAME
+
+DEMO_MODELS_DIRECTORY = Path(__file__).resolve().parent / "demo_models"
+DEMO_IMAGE_MODEL = "demo-defect-cnn"
+# Name -> training settings on sample_data/images. Epoch counts are sized for a 2-core CPU.
+DEMO_MODEL_SETTINGS = {
+    DEMO_IMAGE_MODEL: {"model": "defect_cnn", "epochs": 40},
+    "demo-seed-cnn": {"model": "seed_cnn", "epochs": 10},
+}
+
+
+def bundled_demo_models(directory: Path = DEMO_MODELS_DIRECTORY) -> dict[str, Path]:
+    """Returns {name: folder} of the committed demo models (each with model.keras + metadata)."""
+    if not directory.is_dir():
+        return {}
+    return {
+        path.name: path
+        for path in sorted(directory.iterdir())
+        if (path / MODEL_FILENAME).is_file() and (path / METADATA_FILENAME).is_file()
+    }
+
+
+def ensure_demo_models(registry, directory: Path = DEMO_MODELS_DIRECTORY) -> list:
+    """Registers each bundled demo model the registry does not hold yet (no TensorFlow needed).
+
+    Returns:
+        The records that were added (empty when all were there already).
+    """
+    known = set(registry.names())
+    added = []
+    for name, folder in bundled_demo_models(directory).items():
+        if name in known:
+            continue
+        metadata = json.loads((folder / METADATA_FILENAME).read_text(encoding="utf-8"))
+        metadata.pop("name", None)
+        metadata.pop("version", None)
+        added.append(registry.import_model_file(folder / MODEL_FILENAME, name, metadata))
+    return added
+
+
+def build_demo_models(
+    output_directory: str | os.PathLike = DEMO_MODELS_DIRECTORY,
+    *,
+    data: str | os.PathLike | None = None,
+    epochs: int | None = None,
+    names: Iterable[str] | None = None,
+    listeners: Iterable[object] = (),
+) -> list[dict]:
+    """Trains the demo models on the sample images and writes them to `output_directory`.
+
+    Each model lands in `<output_directory>/<name>/` (model.keras + metadata.json), replacing
+    an older copy only once the new one is complete.
+
+    Args:
+        output_directory: Where to write (default: `core/demo_models`).
+        data: Training images (default: the bundled `sample_data/images`).
+        epochs: Override the epochs of every demo model (for quick checks).
+        names: Which demo models to build (default: all of `DEMO_MODEL_SETTINGS`).
+        listeners: `core.progress` listeners.
+
+    Returns:
+        One summary dict per model: name, test accuracy, epochs run, seconds, bytes.
+
+    Raises:
+        ValueError: If a name is not a demo model.
+    """
+    from core.data.bundled import sample_data_directory
+    from core.image_workflow import run_image_training, save_image_run, summary_metrics
+    from core.registry import ModelRegistry
+    from core.training import ImageTrainingConfig
+
+    selected = list(names) if names else list(DEMO_MODEL_SETTINGS)
+    unknown = sorted(set(selected) - set(DEMO_MODEL_SETTINGS))
+    if unknown:
+        raise ValueError(
+            f"Expected demo model names from {sorted(DEMO_MODEL_SETTINGS)}. Received: {unknown}"
+        )
+    data_path = Path(data) if data else sample_data_directory() / "images"
+    output_directory = Path(output_directory)
+    output_directory.mkdir(parents=True, exist_ok=True)
+    summaries = []
+    for name in selected:
+        settings = dict(DEMO_MODEL_SETTINGS[name])
+        if epochs is not None:
+            settings["epochs"] = epochs
+        config = ImageTrainingConfig(**settings)
+        result = run_image_training(data_path, config, listeners=listeners)
+        with tempfile.TemporaryDirectory(dir=output_directory, prefix=".build-") as scratch:
+            record = save_image_run(result, ModelRegistry(scratch), name)
+            target = output_directory / name
+            staged = output_directory / f".{name}.new"
+            shutil.rmtree(staged, ignore_errors=True)
+            shutil.copytree(record.path, staged)
+            if target.exists():
+                shutil.rmtree(target)
+            os.replace(staged, target)
+        summaries.append(
+            {
+                "name": name,
+                "model": config.model,
+                "epochs_run": result.training.epochs_run,
+                "seconds": round(result.training.seconds, 1),
+                "bytes": (target / MODEL_FILENAME).stat().st_size,
+            }
+            | summary_metrics(result.evaluation)
+        )
+    return summaries

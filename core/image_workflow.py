@@ -1,0 +1,294 @@
+"""The image inspection workflow: load -> split -> train -> evaluate -> register, and reuse.
+
+The CLI, the job runner and the pages call these functions; they hold no layer definitions and no
+user interface.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+import numpy as np
+
+from core.data.validation import RejectedFile, describe_value
+
+IMAGE_TASK = "image_classification"
+# Enough to browse in a gallery; the full list would bloat the metadata of a poor model.
+MAX_STORED_MISCLASSIFIED = 100
+
+
+@dataclasses.dataclass
+class ImageRunResult:
+    """One finished (or cancelled) image training run, ready to inspect or register.
+
+    Attributes:
+        training: The `ImageTrainingResult` (model, history, timing).
+        evaluation: `evaluate_classification` on the held-out test split.
+        dataset: The loaded `ImageDataset`.
+        train_indices, validation_indices, test_indices: The split, as indices into `dataset`.
+        record: The registry record once saved, else None.
+    """
+
+    training: object
+    evaluation: dict
+    dataset: object
+    train_indices: np.ndarray
+    validation_indices: np.ndarray
+    test_indices: np.ndarray
+    record: object | None = None
+
+    @property
+    def cancelled(self) -> bool:
+        return bool(self.training.cancelled)
+
+
+def load_image_data(data, config):
+    """Returns an `ImageDataset`: `data` itself, or loaded from a path at the config's size."""
+    from core.data.images import ImageDataset, load_images
+
+    if isinstance(data, ImageDataset):
+        return data
+    return load_images(Path(data), image_size=tuple(config.image_size), channels=config.channels)
+
+
+def run_image_training(
+    data,
+    config=None,
+    *,
+    listeners: Iterable[object] = (),
+    cancellation=None,
+) -> ImageRunResult:
+    """Trains an image classifier on a data set and evaluates it on a held-out test split.
+
+    Args:
+        data: An `ImageDataset`, or a path the image loaders accept (class folders, zip, manifest).
+        config: An `ImageTrainingConfig`; None uses the defaults.
+        listeners: `core.progress` listeners for batch and epoch events.
+        cancellation: A `CancellationToken`; a cancelled run keeps its best weights so far.
+
+    Returns:
+        An `ImageRunResult`.
+
+    Raises:
+        ValueError: If the data cannot be loaded or split, or the config is invalid.
+    """
+    from core.evaluation import evaluate_classification
+    from core.inference import ImagePredictor
+    from core.training import ImageTrainingConfig, split_and_train
+
+    config = (config or ImageTrainingConfig()).validate()
+    dataset = load_image_data(data, config)
+    training, (train_indices, validation_indices, test_indices) = split_and_train(
+        dataset.images,
+        dataset.labels,
+        dataset.class_names,
+        config,
+        listeners=listeners,
+        cancellation=cancellation,
+    )
+    evaluation_indices = test_indices if len(test_indices) else validation_indices
+    predictor = ImagePredictor(
+        training.model,
+        dataset.class_names,
+        image_size=tuple(config.image_size),
+        channels=config.channels,
+    )
+    probabilities = predictor.predict_arrays(dataset.images[evaluation_indices])
+    evaluation = evaluate_classification(
+        dataset.labels[evaluation_indices],
+        probabilities,
+        dataset.class_names,
+        item_names=[dataset.filenames[index] for index in evaluation_indices],
+    )
+    return ImageRunResult(
+        training=training,
+        evaluation=evaluation,
+        dataset=dataset,
+        train_indices=train_indices,
+        validation_indices=validation_indices,
+        test_indices=test_indices,
+    )
+
+
+def summary_metrics(evaluation: dict) -> dict:
+    """The headline numbers of an evaluation, for tables and `--json` output."""
+    metrics = {
+        "accuracy": evaluation["accuracy"],
+        "macro_f1": evaluation["macro_f1"],
+        "test_count": evaluation["count"],
+    }
+    ok_vs_defect = evaluation.get("ok_vs_defect")
+    if ok_vs_defect:
+        metrics["defect_roc_auc"] = ok_vs_defect["roc_auc"]
+        metrics["defect_recall"] = ok_vs_defect["defect_recall"]
+        metrics["false_reject_rate"] = ok_vs_defect["false_reject_rate"]
+    return metrics
+
+
+def image_run_metadata(result: ImageRunResult, *, owner: str | None = None) -> dict:
+    """Builds the registry metadata of a run (validated by the registry on save)."""
+    from core.registry import dataset_fingerprint
+
+    config = result.training.config
+    dataset = result.dataset
+    height, width = config.image_size
+    evaluation = dict(result.evaluation)
+    evaluation["misclassified"] = evaluation["misclassified"][:MAX_STORED_MISCLASSIFIED]
+    metadata = {
+        "task": IMAGE_TASK,
+        "classes": list(dataset.class_names),
+        "input_shape": [height, width, config.channels],
+        "preprocessing": {
+            "image_size": [height, width],
+            "channels": config.channels,
+            "color_mode": "grayscale" if config.channels == 1 else "rgb",
+            "resize": "bilinear, stretched to image_size",
+            "input_scale": "raw 0-255 pixels; the model rescales to [0, 1] itself",
+        },
+        "training_config": config.to_dict(),
+        "metrics": summary_metrics(evaluation) | {"evaluation": evaluation},
+        "history": {
+            key: [float(value) for value in values]
+            for key, values in result.training.history.items()
+        },
+        "dataset_fingerprint": dataset_fingerprint(
+            zip(
+                dataset.filenames,
+                (dataset.class_names[label] for label in dataset.labels),
+                strict=True,
+            )
+        ),
+        "extra": {
+            "dataset": {
+                "source": str(dataset.source),
+                "class_counts": dataset.class_counts(),
+                "rejected": len(dataset.rejected),
+                "split": {
+                    "train": len(result.train_indices),
+                    "validation": len(result.validation_indices),
+                    "test": len(result.test_indices),
+                },
+            },
+            "epochs_run": result.training.epochs_run,
+            "best_epoch": result.training.best_epoch,
+            "cancelled": result.training.cancelled,
+            "training_seconds": result.training.seconds,
+            "samples_per_second": result.training.samples_per_second,
+        },
+    }
+    if owner:
+        metadata["owner"] = owner
+    return metadata
+
+
+def save_image_run(result: ImageRunResult, registry, name: str, *, owner: str | None = None):
+    """Registers the run's model under `name` (a new version) and returns the record."""
+    record = registry.save(result.training.model, name, image_run_metadata(result, owner=owner))
+    result.record = record
+    return record
+
+
+def load_predictor(registry, reference: str):
+    """Loads a registered image classifier as a warmed-up `ImagePredictor`.
+
+    Raises:
+        ValueError: If the model is unknown or is not an image classifier.
+    """
+    from core.inference import ImagePredictor
+
+    model, metadata = registry.load(reference)
+    if metadata.get("task") != IMAGE_TASK:
+        raise ValueError(
+            f"Expected an image classification model. Received: model='{reference}' with "
+            f"task={describe_value(metadata.get('task'))}"
+        )
+    return ImagePredictor.from_registry_record(model, metadata), metadata
+
+
+def evaluate_registered_model(registry, reference: str, data) -> dict:
+    """Scores a registered image classifier on a labelled data set.
+
+    Args:
+        registry: A `ModelRegistry`.
+        reference: "name" or "name:version".
+        data: A path the image loaders accept (class folders, zip, manifest).
+
+    Returns:
+        `evaluate_classification` output plus `model`, `rejected` (files that could not be read).
+
+    Raises:
+        ValueError: If the data holds classes the model does not know.
+    """
+    from core.data.images import load_images
+    from core.evaluation import evaluate_classification
+
+    predictor, metadata = load_predictor(registry, reference)
+    dataset = load_images(Path(data), image_size=predictor.image_size, channels=predictor.channels)
+    unknown = sorted(set(dataset.class_names) - set(predictor.class_names))
+    if unknown:
+        raise ValueError(
+            f"Expected only classes the model knows ({predictor.class_names}). "
+            f"Received: unknown classes {unknown} in data='{data}'"
+        )
+    label_map = np.array([predictor.class_names.index(name) for name in dataset.class_names])
+    probabilities = predictor.predict_arrays(dataset.images)
+    evaluation = evaluate_classification(
+        label_map[dataset.labels],
+        probabilities,
+        predictor.class_names,
+        item_names=dataset.filenames,
+    )
+    evaluation["model"] = f"{metadata['name']}:{metadata['version']}"
+    evaluation["rejected"] = [rejected.as_dict() for rejected in dataset.rejected]
+    return evaluation
+
+
+def collect_input_files(inputs: Sequence[str | os.PathLike]) -> tuple[list, list[RejectedFile]]:
+    """Gathers (name, bytes) pairs from image files, folders (recursively) and zips.
+
+    Returns:
+        The files and the inputs that could not be used, with reasons.
+    """
+    from core.data.archives import read_zip
+    from core.data.images import SUPPORTED_IMAGE_SUFFIXES
+
+    files, rejected = [], []
+    for entry in inputs:
+        path = Path(entry)
+        if path.is_dir():
+            for child in sorted(path.rglob("*")):
+                if child.is_file() and child.suffix.lower() in SUPPORTED_IMAGE_SUFFIXES:
+                    files.append((str(child.relative_to(path)), child.read_bytes()))
+        elif path.is_file() and path.suffix.lower() == ".zip":
+            try:
+                contents = read_zip(path, name=path.name)
+            except ValueError as error:
+                rejected.append(RejectedFile(path.name, str(error)))
+                continue
+            files.extend((member.name, member.data) for member in contents.members)
+            rejected.extend(contents.rejected)
+        elif path.is_file():
+            files.append((path.name, path.read_bytes()))
+        else:
+            rejected.append(
+                RejectedFile(
+                    str(path), f"Expected an existing file, folder or zip. Received: path='{path}'"
+                )
+            )
+    return files, rejected
+
+
+def predict_inputs(registry, reference: str, inputs: Sequence[str | os.PathLike]):
+    """Predicts every image in `inputs` (files, folders, zips) with a registered model.
+
+    Returns:
+        A `PredictionBatch`; unreadable files are in its `rejected` list with reasons.
+    """
+    predictor, _ = load_predictor(registry, reference)
+    files, rejected = collect_input_files(inputs)
+    batch = predictor.predict_bytes(files)
+    batch.rejected = rejected + batch.rejected
+    return batch

@@ -82,3 +82,107 @@ def class_counts_bar(class_counts: Mapping[str, int], *, title: str | None = Non
         margin={"l": 40, "r": 20, "t": 50, "b": 40},
     )
     return figure
+
+
+def training_curves(
+    epoch_history: Mapping[str, Sequence[float]],
+    batch_points: Sequence[Mapping[str, float]] = (),
+    *,
+    title: str | None = None,
+) -> go.Figure:
+    """Loss and accuracy over epochs: per-batch training points (thin) and per-epoch lines.
+
+    Args:
+        epoch_history: Per-epoch metrics, e.g. {"loss": [...], "val_loss": [...], ...}.
+        batch_points: Per-batch logs with an "epoch" position (fractional), for a live curve.
+        title: Optional figure title.
+
+    Returns:
+        A figure with a loss panel and an accuracy panel.
+    """
+    figure = make_subplots(rows=1, cols=2, subplot_titles=("loss", "accuracy"))
+    for column, metric in enumerate(("loss", "accuracy"), start=1):
+        batch_x = [point["epoch"] for point in batch_points if metric in point]
+        if batch_x:
+            figure.add_trace(
+                go.Scatter(
+                    x=batch_x,
+                    y=[point[metric] for point in batch_points if metric in point],
+                    mode="lines",
+                    name=f"train {metric} (batch)",
+                    line={"width": 1, "color": "rgba(31,119,180,0.35)"},
+                ),
+                row=1,
+                col=column,
+            )
+        for key, label, colour in (
+            (metric, "train", "#1f77b4"),
+            (f"val_{metric}", "validation", "#d62728"),
+        ):
+            values = list(epoch_history.get(key, []))
+            if values:
+                figure.add_trace(
+                    go.Scatter(
+                        x=list(range(1, len(values) + 1)),
+                        y=values,
+                        mode="lines+markers",
+                        name=f"{label} {metric}",
+                        line={"color": colour},
+                    ),
+                    row=1,
+                    col=column,
+                )
+        figure.update_xaxes(title_text="epoch", row=1, col=column)
+    figure.update_layout(title=title, height=340, margin={"l": 40, "r": 20, "t": 60, "b": 40})
+    return figure
+
+
+def confusion_matrix_heatmap(
+    matrix: Sequence[Sequence[float]],
+    class_names: Sequence[str],
+    *,
+    normalized: bool = False,
+    title: str | None = None,
+) -> go.Figure:
+    """A confusion matrix as a heatmap: rows are true classes, columns predicted ones."""
+    text = [[f"{value:.2f}" if normalized else f"{int(value)}" for value in row] for row in matrix]
+    figure = go.Figure(
+        go.Heatmap(
+            z=[list(row) for row in matrix],
+            x=list(class_names),
+            y=list(class_names),
+            text=text,
+            texttemplate="%{text}",
+            colorscale="Blues",
+            hovertemplate="true %{y}<br>predicted %{x}<br>%{text}<extra></extra>",
+        )
+    )
+    figure.update_layout(
+        title=title,
+        xaxis_title="predicted",
+        yaxis_title="true",
+        yaxis_autorange="reversed",
+        height=120 + 45 * len(class_names),
+        margin={"l": 60, "r": 20, "t": 50, "b": 50},
+    )
+    return figure
+
+
+def probability_bars(probabilities: Mapping[str, float], *, title: str | None = None) -> go.Figure:
+    """Horizontal bars of class probabilities, highest first."""
+    ordered = sorted(probabilities.items(), key=lambda item: item[1])
+    figure = go.Figure(
+        go.Bar(
+            x=[value for _, value in ordered],
+            y=[name for name, _ in ordered],
+            orientation="h",
+            text=[f"{value:.1%}" for _, value in ordered],
+        )
+    )
+    figure.update_layout(
+        title=title,
+        xaxis={"range": [0, 1], "tickformat": ".0%"},
+        height=60 + 28 * len(ordered),
+        margin={"l": 80, "r": 20, "t": 30 if title else 10, "b": 20},
+    )
+    return figure

@@ -1,14 +1,73 @@
-"""The one bridge between `core` and Streamlit: cached, session-safe access to the engine.
+"""The one bridge between `core` and Streamlit: cached engine objects and per-session identity.
 
-Everything cached here with `st.cache_data` is derived from the bundled sample data or from bytes
-the user uploaded (keyed by those bytes), never shared mutable state.
+Shared across users (`st.cache_resource`): the registry handle, the job manager and loaded
+predictors (immutable once loaded). Per user (`st.session_state`): the session token that owns
+uploads and jobs. `st.cache_data` entries are keyed by the bundled data or by uploaded bytes.
 """
 
 from __future__ import annotations
 
+import os
+import uuid
+
 import streamlit as st
 
 from core.data import bundled
+
+SESSION_TOKEN_KEY = "linesight_session_token"
+MAX_RUNNING_JOBS_VARIABLE = "LINESIGHT_MAX_RUNNING_JOBS"
+MAX_QUEUED_JOBS_VARIABLE = "LINESIGHT_MAX_QUEUED_JOBS"
+
+
+def session_token() -> str:
+    """This browser session's private token: the owner of its uploads and jobs."""
+    if SESSION_TOKEN_KEY not in st.session_state:
+        st.session_state[SESSION_TOKEN_KEY] = uuid.uuid4().hex
+    return st.session_state[SESSION_TOKEN_KEY]
+
+
+@st.cache_resource(show_spinner=False)
+def _registry(directory: str):
+    from core.demo_models import ensure_demo_models
+    from core.registry import ModelRegistry
+
+    registry = ModelRegistry(directory)
+    ensure_demo_models(registry)
+    return registry
+
+
+def registry():
+    """The model registry (LINESIGHT_REGISTRY or ./registry), demo models registered once."""
+    from core.registry import resolve_registry_directory
+
+    return _registry(str(resolve_registry_directory()))
+
+
+@st.cache_resource(show_spinner=False)
+def job_manager():
+    """The process-wide job manager; its bounds come from LINESIGHT_MAX_RUNNING/QUEUED_JOBS."""
+    from core.jobs import JobManager
+
+    return JobManager(
+        max_running=int(os.environ.get(MAX_RUNNING_JOBS_VARIABLE, "1")),
+        max_queued=int(os.environ.get(MAX_QUEUED_JOBS_VARIABLE, "3")),
+    )
+
+
+@st.cache_resource(show_spinner=False, max_entries=8)
+def _predictor(registry_directory: str, reference: str, modified: float):
+    # `modified` is part of the cache key: a re-saved version is loaded again.
+    from core.image_workflow import load_predictor
+    from core.registry import ModelRegistry
+
+    return load_predictor(ModelRegistry(registry_directory), reference)
+
+
+def predictor(reference: str):
+    """A warmed-up `ImagePredictor` and metadata for a registered model, cached per version."""
+    record = registry().get(reference)
+    modified = record.model_path.stat().st_mtime
+    return _predictor(str(registry().directory), record.reference, modified)
 
 
 @st.cache_data(show_spinner=False)

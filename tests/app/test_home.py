@@ -18,8 +18,9 @@ def test_home_shows_sample_grid_and_sensor_curves():
     assert app.title[0].value == "LineSight"
     subheaders = [element.value for element in app.subheader]
     assert "Surface images per class" in subheaders
-    images = app.get("imgs")
-    assert len(images) >= 5, "expected one image row per sample class"
+    image_rows = app.image
+    assert len(image_rows) == 5, "expected one row of images per sample class"
+    assert all(len(row.proto.imgs) == 6 for row in image_rows)
     charts = app.get("plotly_chart")
     assert len(charts) == 1
     figure = json.loads(charts[0].proto.spec)

@@ -1,0 +1,78 @@
+"""End to end: two browser sessions at once each see only their own uploads and jobs.
+
+With the default bound of one running job, the second session's job waits in the queue and
+says how many jobs are ahead; both jobs are then cancelled.
+"""
+
+import contextlib
+import zipfile
+
+import pytest
+from playwright.sync_api import Error as PlaywrightError
+
+from core.data.bundled import sample_data_directory
+from tests.e2e.conftest import wait_for_app_idle
+from tests.e2e.test_train_images import choose_radio, open_training_page
+
+pytestmark = pytest.mark.e2e
+
+TIMEOUT_MS = 90_000
+
+
+def class_zip(path, classes, per_class):
+    """Writes a zip of class folders taken from the bundled sample images."""
+    images = sample_data_directory() / "images"
+    with zipfile.ZipFile(path, "w") as archive:
+        for class_name in classes:
+            for image in sorted((images / class_name).glob("*.png"))[:per_class]:
+                archive.write(image, f"{class_name}/{image.name}")
+    return path
+
+
+def upload_and_start(page, app_url, zip_path):
+    open_training_page(page, app_url)
+    choose_radio(page, "Training images", "Zip of class folders")
+    uploader = page.locator("[data-testid='stFileUploader'] input[type='file']")
+    uploader.set_input_files(str(zip_path))
+    page.get_by_text(f"Dataset: zip {zip_path.name}").wait_for(timeout=TIMEOUT_MS)
+    wait_for_app_idle(page)
+    page.get_by_role("button", name="Start training").click()
+    page.get_by_text("3. Training", exact=True).wait_for(timeout=TIMEOUT_MS)
+
+
+def test_two_sessions_see_only_their_own_uploads_and_jobs(browser, app_url, tmp_path):
+    # Session A trains the default network long enough to hold the only running slot.
+    first_zip = class_zip(tmp_path / "line_a.zip", ["ok", "crack"], per_class=80)
+    second_zip = class_zip(tmp_path / "line_b.zip", ["ok", "scratch"], per_class=30)
+    viewport = {"width": 1400, "height": 1800}
+    first_context = browser.new_context(viewport=viewport)
+    second_context = browser.new_context(viewport=viewport)
+    try:
+        first = first_context.new_page()
+        second = second_context.new_page()
+        upload_and_start(first, app_url, first_zip)
+        first.get_by_text("Cancel training").wait_for(timeout=TIMEOUT_MS)
+
+        upload_and_start(second, app_url, second_zip)
+        second.get_by_text("Queued: 1 job ahead").wait_for(timeout=TIMEOUT_MS)
+
+        # Each session lists its own upload and job, never the other's.
+        first_text = first.locator("[data-testid='stMain']").inner_text()
+        second_text = second.locator("[data-testid='stMain']").inner_text()
+        assert "line_a.zip" in first_text and "line_b.zip" not in first_text
+        assert "line_b.zip" in second_text and "line_a.zip" not in second_text
+        assert "Queued" not in first_text, "the running job is not queued"
+
+        second.get_by_role("button", name="Cancel training").click()
+        second.get_by_text("Cancelled before the first epoch finished").wait_for(timeout=TIMEOUT_MS)
+        first.get_by_role("button", name="Cancel training").click()
+        first.locator("[data-testid='stAlert']").filter(has_text="Cancelled").wait_for(
+            timeout=TIMEOUT_MS
+        )
+    finally:
+        # A failed assertion must not leave a job holding the only running slot.
+        for page in first_context.pages + second_context.pages:
+            with contextlib.suppress(PlaywrightError):
+                page.get_by_role("button", name="Cancel training").click(timeout=5_000)
+        first_context.close()
+        second_context.close()

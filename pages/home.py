@@ -12,8 +12,15 @@ st.markdown(
     "here, from scratch, on your data: nothing is downloaded."
 )
 st.markdown(
-    "- **Check data**: upload images (one, many, or a zip of class folders) or sensor files "
-    "(CSV, Parquet, NASA C-MAPSS) and see what LineSight finds, and which files it rejects and why."
+    "- **Spot check**: upload one photo, many, or a zip and get a verdict per image with its "
+    "confidence, all class probabilities and a Grad-CAM heatmap of where the model looked. A demo "
+    "model trained on the sample data is ready on a fresh install.\n"
+    "- **Train image model**: train a CNN on the sample data, a zip of class folders or images "
+    "plus a CSV manifest; watch the loss curves live, then read the confusion matrix, per-class "
+    "metrics and misclassified images, and save the model.\n"
+    "- **Models**: the registry: compare models side by side, export them for deployment.\n"
+    "- **Check data**: upload images or sensor files (CSV, Parquet, NASA C-MAPSS) and see what "
+    "LineSight finds, and which files it rejects and why."
 )
 
 st.header("Sample data")

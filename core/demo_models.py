@@ -17,7 +17,7 @@ DEMO_MODELS_DIRECTORY = Path(__file__).resolve().parent / "demo_models"
 DEMO_IMAGE_MODEL = "demo-defect-cnn"
 # Name -> training settings on sample_data/images. Epoch counts are sized for a 2-core CPU.
 DEMO_MODEL_SETTINGS = {
-    DEMO_IMAGE_MODEL: {"model": "defect_cnn", "epochs": 40},
+    DEMO_IMAGE_MODEL: {"model": "defect_cnn", "epochs": 60, "early_stopping_patience": 0},
     "demo-seed-cnn": {"model": "seed_cnn", "epochs": 10},
 }
 

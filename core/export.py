@@ -23,7 +23,7 @@ from core.data.validation import describe_value
 if TYPE_CHECKING:
     import keras
 
-__all__ = ["ExportFormat", "export_model", "validate_export_format"]
+__all__ = ["ExportFormat", "export_model", "inference_model", "validate_export_format"]
 
 
 class ExportFormat(enum.StrEnum):
@@ -47,6 +47,31 @@ def validate_export_format(format: str | ExportFormat) -> ExportFormat:
             f"Expected an export format among {[item.value for item in ExportFormat]}. "
             f"Received: format={format!r}"
         ) from None
+
+
+def inference_model(model):
+    """Wraps a Keras model so that every call runs it with `training=False`.
+
+    `model.export` traces the model without a `training` argument, and Keras random
+    augmentation layers (`RandomFlip`, `RandomBrightness`, ...) then default to training mode:
+    the SavedModel would augment every request, and TensorFlow Lite cannot convert their random
+    operations at all. The wrapper fixes the inference mode into the traced graph.
+
+    Args:
+        model: A Functional or Sequential `keras.Model`.
+
+    Returns:
+        A Functional `keras.Model` with the same inputs, outputs, weights and name.
+    """
+    import keras
+
+    inputs = [
+        keras.Input(tensor.shape[1:], dtype=tensor.dtype, name=tensor.name)
+        for tensor in model.inputs
+    ]
+    # One input stays a bare tensor, so that the exported signature takes a tensor, not a list.
+    structure = inputs[0] if len(inputs) == 1 else inputs
+    return keras.Model(structure, model(structure, training=False), name=model.name)
 
 
 def export_model(
@@ -96,6 +121,7 @@ def export_model(
 
     if source_path is not None:
         model = _load_model_file(source_path, display_name)
+    model = inference_model(model)
     if export_format is ExportFormat.TFLITE:
         destination = _export_destination(out_path, file_stem, ".tflite")
         _write_bytes_atomically(destination, _convert_to_tflite(model, display_name))

@@ -212,3 +212,21 @@ def test_export_model_rejects_what_it_cannot_export(tmp_path):
         f"Expected a model file Keras can load safely for 'pump:3'. Received: path='{corrupt}'"
     )
     assert not (tmp_path / "model.tflite").exists()
+
+
+def test_exports_run_augmentation_layers_in_inference_mode(tmp_path):
+    import keras
+    import tensorflow
+
+    inputs = keras.Input((8, 8, 1))
+    augmented = keras.layers.RandomBrightness(0.5, value_range=(0, 255), seed=1)(inputs)
+    outputs = keras.layers.Dense(2, activation="softmax")(keras.layers.Flatten()(augmented))
+    model = keras.Model(inputs, outputs)
+    images = np.full((2, 8, 8, 1), 100.0, dtype="float32")
+    expected = model(images, training=False).numpy()
+
+    saved = export_model(model, "savedmodel", tmp_path / "saved")
+    serving = tensorflow.saved_model.load(str(saved)).signatures["serving_default"]
+    served = next(iter(serving(tensorflow.constant(images)).values())).numpy()
+    np.testing.assert_allclose(served, expected, rtol=1e-5)
+    assert export_model(model, "tflite", tmp_path / "m.tflite").stat().st_size > 0

@@ -62,7 +62,7 @@ def test_series_file_report_counts_units_and_constant_sensor(series_file):
 
 
 def test_missing_path_says_what_was_received(tmp_path):
-    with pytest.raises(FileNotFoundError, match="Received: path='.*nowhere'"):
+    with pytest.raises(FileNotFoundError, match=r"Received: path='.*nowhere'"):
         inspect_path(tmp_path / "nowhere")
 
 

@@ -1,0 +1,161 @@
+"""Models: the registry as a table, side-by-side comparison, export downloads and deletion."""
+
+import streamlit as st
+
+from core import charts, model_catalog, ui
+from core.demo_models import bundled_demo_models
+
+COMPARISON_COLUMNS = 3
+PENDING_DELETE_KEY = "models_pending_delete"
+DELETED_MESSAGE_KEY = "models_deleted_message"
+
+registry = ui.registry()
+
+
+def delete_confirmed(target: str) -> None:
+    # A callback runs before the next script run, so the table below is drawn without the model.
+    try:
+        deleted = model_catalog.delete_models(registry, target)
+    except ValueError as error:  # Deleted meanwhile, from another session.
+        st.session_state[DELETED_MESSAGE_KEY] = ("error", str(error))
+    else:
+        references = ", ".join(record.reference for record in deleted)
+        st.session_state[DELETED_MESSAGE_KEY] = ("success", f"Deleted {references}.")
+    st.session_state.pop(PENDING_DELETE_KEY, None)
+    st.session_state.pop(f"models_delete_confirmed_{target}", None)
+
+
+st.title("Models")
+st.markdown(
+    "Every model version in the registry, with its test metrics and the data it learned from. "
+    "Compare versions side by side, download one for deployment, or delete it."
+)
+if DELETED_MESSAGE_KEY in st.session_state:
+    kind, message = st.session_state.pop(DELETED_MESSAGE_KEY)
+    (st.success if kind == "success" else st.error)(message)
+
+records = registry.list()
+demo_names = list(bundled_demo_models())
+problems = registry.problems()
+if problems:
+    with st.expander(f"{len(problems)} registry entries could not be read"):
+        st.dataframe([problem.as_dict() for problem in problems], hide_index=True)
+if not records:
+    st.info("The registry is empty: train a model on the 'Train image model' page.")
+    st.stop()
+
+st.dataframe(
+    model_catalog.registry_table(records, demo_names),
+    hide_index=True,
+    key="models_table",
+    column_config={
+        "accuracy": st.column_config.NumberColumn("accuracy", format="percent"),
+        "macro_f1": st.column_config.NumberColumn("macro-F1", format="%.3f"),
+        "created": st.column_config.DatetimeColumn("created (UTC)", format="YYYY-MM-DD HH:mm"),
+        "demo": st.column_config.CheckboxColumn("demo"),
+        "name": None,
+        "version": None,
+    },
+)
+references = [record.reference for record in records]
+by_reference = {record.reference: record for record in records}
+
+st.header("Compare")
+# Preselect the newest version of two image classifiers, the demo models when present.
+newest = {}
+for record in model_catalog.image_classifiers(records):
+    newest.setdefault(record.name, record.reference)
+demos = [reference for name, reference in newest.items() if name in demo_names]
+defaults = (demos if len(demos) >= 2 else list(newest.values()))[:2]
+selected = st.multiselect("Models to compare", references, default=defaults, key="models_compare")
+if selected:
+    chosen = [by_reference[reference] for reference in selected]
+    st.dataframe(
+        model_catalog.comparison_table(chosen),
+        key="models_comparison",
+        column_config={
+            "accuracy": st.column_config.NumberColumn("accuracy", format="percent"),
+            "macro_f1": st.column_config.NumberColumn("macro-F1", format="%.3f"),
+        },
+    )
+    st.subheader("Confusion matrices (test set)")
+    for start in range(0, len(chosen), COMPARISON_COLUMNS):
+        cells = st.columns(COMPARISON_COLUMNS)
+        for cell, record in zip(cells, chosen[start : start + COMPARISON_COLUMNS], strict=False):
+            matrix = model_catalog.confusion_matrix_of(record)
+            if matrix is None:
+                cell.caption(f"{record.reference}: no stored confusion matrix.")
+                continue
+            cell.plotly_chart(
+                charts.confusion_matrix_heatmap(*matrix, title=record.reference),
+                key=f"models_confusion_{record.reference}",
+            )
+    st.subheader("Training curves")
+    for start in range(0, len(chosen), 2):
+        cells = st.columns(2)
+        for cell, record in zip(cells, chosen[start : start + 2], strict=False):
+            history = model_catalog.training_history(record)
+            if not history:
+                cell.caption(f"{record.reference}: no training history stored.")
+                continue
+            cell.plotly_chart(
+                charts.training_curves(history, title=record.reference),
+                key=f"models_curves_{record.reference}",
+            )
+else:
+    st.info("Choose two or more models to compare them.")
+
+st.header("Export")
+export_reference = st.selectbox("Model to export", references, key="models_export_model")
+export_record = by_reference[export_reference]
+st.caption(
+    "SavedModel and TensorFlow Lite files are converted when you click (a few seconds); the "
+    "model takes raw 0-255 pixels at its input size and returns class probabilities."
+)
+buttons = st.columns(len(model_catalog.EXPORT_CHOICES))
+for cell, choice in zip(buttons, model_catalog.EXPORT_CHOICES, strict=True):
+    cell.download_button(
+        choice.label,
+        # A callable is run only when clicked: no conversion on every page run.
+        data=lambda format=choice.format, reference=export_reference: model_catalog.export_bytes(
+            registry, reference, format
+        )[1],
+        file_name=model_catalog.export_file_name(export_record, choice.format),
+        mime=choice.mime,
+        key=f"models_export_{choice.format}",
+        icon=":material/download:",
+    )
+
+st.header("Delete")
+targets = references + [f"{name} (all versions)" for name in sorted({r.name for r in records})]
+target_label = st.selectbox("Model or version to delete", targets, key="models_delete_target")
+target = target_label.removesuffix(" (all versions)")
+if st.button("Delete...", key="models_delete", icon=":material/delete:"):
+    st.session_state[PENDING_DELETE_KEY] = target
+if st.session_state.get(PENDING_DELETE_KEY) == target:
+    doomed = model_catalog.deletion_preview(registry, target)
+    st.warning(
+        "This permanently deletes the versions below (model file and metadata). "
+        + (
+            "Bundled demo models are registered again only when LineSight next starts."
+            if any(record.name in demo_names for record in doomed)
+            else ""
+        )
+    )
+    st.dataframe(
+        model_catalog.registry_table(doomed, demo_names)[["model", "task", "accuracy", "created"]],
+        hide_index=True,
+        key="models_delete_preview",
+    )
+    confirmed = st.checkbox(
+        f"Yes, delete {len(doomed)} version(s) of {target}",
+        key=f"models_delete_confirmed_{target}",
+    )
+    st.button(
+        "Delete permanently",
+        type="primary",
+        disabled=not confirmed,
+        on_click=delete_confirmed,
+        args=(target,),
+        key="models_delete_confirm",
+    )

@@ -1,0 +1,177 @@
+"""Spot check: upload product images and see each verdict, its confidence and a Grad-CAM heatmap."""
+
+import streamlit as st
+
+from core import charts, model_catalog, ui
+from core import spot_check as checks
+from core.demo_models import DEMO_IMAGE_MODEL
+
+UPLOAD_TYPES = ["png", "jpg", "jpeg", "bmp", "tif", "tiff", "zip"]
+GRID_LIMIT = 24
+GRID_COLUMNS = 3
+THUMBNAIL_WIDTH = 130
+RESULT_KEY = "spot_check_result"
+SORT_ORDERS = {
+    "Least confident first": ("confidence", True),
+    "Most confident first": ("confidence", False),
+    "Name": ("name", True),
+    "Predicted class": ("predicted", True),
+}
+
+st.title("Spot check")
+st.markdown(
+    "Upload product images (one, many, or a **zip**) and a registered model labels each one, "
+    "with its confidence, every class probability and a **Grad-CAM heatmap** of where it looked. "
+    "Files that cannot be read are listed with the reason; the others are still checked."
+)
+
+records = model_catalog.image_classifiers(ui.registry().list())
+if not records:
+    st.warning("No image classification model is registered yet: train one first.")
+    st.stop()
+references = [record.reference for record in records]
+by_reference = {record.reference: record for record in records}
+default = next(
+    (index for index, record in enumerate(records) if record.name == DEMO_IMAGE_MODEL), 0
+)
+
+
+def describe_model(reference: str) -> str:
+    accuracy = by_reference[reference].metadata.get("metrics", {}).get("accuracy")
+    return reference if accuracy is None else f"{reference} (test accuracy {accuracy:.1%})"
+
+
+reference = st.selectbox(
+    "Model", references, index=default, format_func=describe_model, key="spot_check_model"
+)
+record = by_reference[reference]
+st.caption(
+    f"Classes: {', '.join(record.metadata.get('classes', []))}. Input: "
+    f"{'x'.join(str(size) for size in record.metadata.get('input_shape', []))} pixels; "
+    "uploads are resized to it."
+)
+uploads = st.file_uploader(
+    "Images or a zip of images",
+    type=UPLOAD_TYPES,
+    accept_multiple_files=True,
+    key="spot_check_upload",
+)
+options = st.columns(2)
+use_samples = options[0].toggle(
+    "Try the bundled sample images (held aside from training)", key="spot_check_samples"
+)
+explain = options[1].toggle("Grad-CAM overlay", value=True, key="spot_check_overlay")
+
+files = [(upload.name, upload.getvalue()) for upload in uploads or []]
+if use_samples:
+    files += checks.sample_files()
+if not files:
+    st.info("Upload images above, or switch on the bundled sample images.")
+    st.stop()
+
+# Widgets below (filters, sort, detail) rerun the page: keep the last result for the same input.
+cache_key = checks.files_digest(files, reference, record.model_path.stat().st_mtime, explain)
+cached = st.session_state.get(RESULT_KEY)
+if cached is not None and cached[0] == cache_key:
+    result = cached[1]
+else:
+    try:
+        with st.spinner(f"Loading {reference} and checking {len(files)} file(s)..."):
+            predictor, _ = ui.predictor(reference)
+            result = checks.spot_check(predictor, files, explain=explain, max_overlays=GRID_LIMIT)
+    except ValueError as error:
+        st.error(str(error))
+        st.stop()
+    st.session_state[RESULT_KEY] = (cache_key, result)
+
+frame = result.frame
+if result.rejected:
+    st.error(f"{len(result.rejected)} file(s) could not be read; the others were checked.")
+    st.dataframe(result.rejected_frame(), hide_index=True, key="spot_check_rejected")
+if frame.empty:
+    st.info("No readable image among the files.")
+    st.stop()
+
+summary = st.columns(3)
+summary[0].metric("Images checked", len(frame))
+summary[1].metric("Rejected files", len(result.rejected))
+summary[2].metric("Most common verdict", frame["predicted"].value_counts().index[0])
+
+st.subheader("Images")
+if len(frame) > GRID_LIMIT:
+    st.caption(f"The first {GRID_LIMIT} of {len(frame)} images; the table below lists them all.")
+shown = result.rows[:GRID_LIMIT]
+for start in range(0, len(shown), GRID_COLUMNS):
+    cells = st.columns(GRID_COLUMNS)
+    for offset, row in enumerate(shown[start : start + GRID_COLUMNS]):
+        index = start + offset
+        with cells[offset]:
+            pictures = [result.images[index]]
+            if result.overlays is not None:
+                pictures.append(result.overlays[index])
+            st.image(pictures, width=THUMBNAIL_WIDTH)
+            ranked = sorted(row["probabilities"].items(), key=lambda item: -item[1])
+            st.markdown(f"**{row['predicted']}** {row['confidence']:.1%}  \n`{row['name']}`")
+            st.caption(" · ".join(f"{name} {value:.0%}" for name, value in ranked))
+
+st.subheader("Look closer")
+names = [row["name"] for row in result.rows]
+chosen = st.selectbox(
+    "Image", range(len(names)), format_func=names.__getitem__, key="spot_check_detail"
+)
+detail = st.columns([1, 1, 2])
+detail[0].image(result.images[chosen], caption="Image (model input)", width="stretch")
+if result.overlays is not None and chosen < len(result.overlays):
+    detail[1].image(
+        result.overlays[chosen],
+        caption=f"Grad-CAM of '{result.rows[chosen]['predicted']}'",
+        width="stretch",
+    )
+elif result.overlays is not None:
+    detail[1].caption(f"Heatmaps are drawn for the first {GRID_LIMIT} images only.")
+with detail[2]:
+    st.plotly_chart(
+        charts.probability_bars(result.rows[chosen]["probabilities"], title="Class probabilities"),
+        key="spot_check_probabilities",
+    )
+
+st.subheader("All predictions")
+filters = st.columns(3)
+classes = filters[0].multiselect(
+    "Predicted class", result.class_names, default=result.class_names, key="spot_check_classes"
+)
+max_confidence = filters[1].slider(
+    "Confidence at most (review uncertain ones)",
+    min_value=0.0,
+    max_value=1.0,
+    value=1.0,
+    step=0.05,
+    key="spot_check_max_confidence",
+)
+order = filters[2].selectbox("Sort by", list(SORT_ORDERS), key="spot_check_sort")
+table = checks.filter_predictions(frame, classes=classes, max_confidence=max_confidence)
+column, ascending = SORT_ORDERS[order]
+table = table.sort_values(column, ascending=ascending, kind="stable")
+st.caption(f"{len(table)} of {len(frame)} predictions shown.")
+st.dataframe(
+    table,
+    hide_index=True,
+    key="spot_check_table",
+    column_config={
+        "confidence": st.column_config.ProgressColumn(
+            "confidence", format="percent", min_value=0.0, max_value=1.0
+        ),
+        **{
+            f"p_{name}": st.column_config.NumberColumn(f"p_{name}", format="%.3f")
+            for name in result.class_names
+        },
+    },
+)
+st.download_button(
+    f"Download all {len(frame)} predictions (CSV)",
+    data=frame.to_csv(index=False),
+    file_name="spot_check_predictions.csv",
+    mime="text/csv",
+    key="spot_check_csv",
+    icon=":material/download:",
+)

@@ -1,0 +1,96 @@
+"""AppTest for the models page: registry table, comparison, export buttons, deletion."""
+
+import json
+
+from streamlit.testing.v1 import AppTest
+
+from core.demo_models import DEMO_IMAGE_MODEL, bundled_demo_models
+from tests.conftest import REPOSITORY_ROOT
+
+APP = str(REPOSITORY_ROOT / "app.py")
+PAGE = "pages/models.py"
+
+
+def open_page(isolated_registry) -> AppTest:
+    app = AppTest.from_file(APP, default_timeout=120)
+    app.run()
+    app.switch_page(PAGE).run()
+    assert not app.exception, app.exception
+    return app
+
+
+def registry_frame(app: AppTest):
+    return next(table.value for table in app.dataframe if "class_counts" in table.value.columns)
+
+
+def figures(app: AppTest) -> list[dict]:
+    return [json.loads(chart.proto.spec) for chart in app.get("plotly_chart")]
+
+
+def test_table_lists_the_demo_models_with_metrics_and_data(isolated_registry):
+    app = open_page(isolated_registry)
+    table = registry_frame(app)
+    demo_names = sorted(bundled_demo_models())
+    assert DEMO_IMAGE_MODEL in demo_names
+    assert sorted(table["model"]) == [f"{name}:1" for name in demo_names]
+    assert table["demo"].all()
+    assert set(table["task"]) == {"image_classification"}
+    assert table["accuracy"].between(0, 1).all()
+    assert table["macro_f1"].between(0, 1).all()
+    assert (table["images"] > 0).all()
+    assert table["classes"].str.contains(",").all()
+    assert table["created"].notna().all()
+
+
+def test_the_two_demo_models_are_compared_side_by_side(isolated_registry):
+    app = open_page(isolated_registry)
+    assert len(app.multiselect(key="models_compare").value) == 2
+    comparison = next(table.value for table in app.dataframe if table.value.index.name == "model")
+    assert len(comparison) == 2
+    assert {"accuracy", "macro_f1", "architecture"} <= set(comparison.columns)
+    drawn = figures(app)
+    heatmaps = [figure for figure in drawn if figure["data"][0]["type"] == "heatmap"]
+    assert len(heatmaps) == 2
+    titles = sorted(figure["layout"]["title"]["text"] for figure in heatmaps)
+    assert titles == sorted(app.multiselect(key="models_compare").value)
+    curves = [figure for figure in drawn if figure["data"][0]["type"] == "scatter"]
+    assert len(curves) == 2
+
+    app.multiselect(key="models_compare").set_value([]).run()
+    assert not figures(app)
+    assert "Choose two or more models" in app.info[0].value
+
+
+def test_export_offers_three_formats(isolated_registry):
+    app = open_page(isolated_registry)
+    labels = [button.proto.label for button in app.get("download_button")]
+    assert labels == [
+        "Keras (.keras)",
+        "TensorFlow SavedModel (.zip)",
+        "TensorFlow Lite (.tflite)",
+    ]
+
+
+def test_delete_needs_confirmation_then_removes_the_model(isolated_registry):
+    app = open_page(isolated_registry)
+    target = "demo-seed-cnn"
+    app.selectbox(key="models_delete_target").set_value(f"{target} (all versions)").run()
+    assert not app.get("checkbox")
+    app.button(key="models_delete").click().run()
+    assert not app.exception, app.exception
+    assert "permanently deletes" in app.warning[0].value
+    preview = next(
+        table.value for table in app.dataframe if list(table.value.columns)[:2] == ["model", "task"]
+    )
+    assert preview["model"].tolist() == [f"{target}:1"]
+    confirm = app.button(key="models_delete_confirm")
+    assert confirm.disabled
+    assert (isolated_registry / target).is_dir()
+
+    app.checkbox(key=f"models_delete_confirmed_{target}").check().run()
+    app.button(key="models_delete_confirm").click().run()
+    assert not app.exception, app.exception
+    assert app.success[0].value == f"Deleted {target}:1."
+    assert not (isolated_registry / target).exists()
+    assert f"{target}:1" not in registry_frame(app)["model"].tolist()
+    assert not app.get("checkbox")  # The confirmation is gone with the model.

@@ -5,12 +5,15 @@ uint8 grayscale images and labels, for the same epochs and batch size, with Adam
 learning rate and no validation. The reference is the original script's way: `model.fit` on a
 float32 numpy array (Keras shuffles it). The core path is `train_image_classifier` with its
 tf.data pipeline (uint8 cache, shuffle, batch, cast per batch, prefetch). For each image size
-the two paths run `--repeats` times, alternating; a run's rate counts the epochs after the first
-(which traces the graph) and the median run is reported. Prints one JSON line.
+the two paths run `--repeats` times, alternating (images smaller than 128 px get proportionally
+more epochs, so each timed stretch lasts seconds); a run's rate counts the epochs after the first
+(which traces the graph) and the median run is reported. The machine may be shared, so the
+process CPU time per sample of whole runs (all threads, tracing included) is reported too: it
+moves less with other load. Prints one JSON line.
 
 Usage:
     python bench/train_throughput.py [--sizes 128 28] [--images 2000] [--epochs 4]
-        [--repeats 3] [--steps-per-execution 1]
+        [--repeats 5] [--steps-per-execution 1]
 """
 
 from __future__ import annotations
@@ -88,23 +91,40 @@ def run_core(images, labels, classes, epochs, batch_size, seed, steps_per_execut
     return clock.steady_rate(len(labels))
 
 
+def measured(run, *run_arguments) -> tuple[float, float]:
+    """Returns (steady samples per second, CPU milliseconds per sample) of one run."""
+    started = time.process_time()
+    rate = run(*run_arguments)
+    samples = len(run_arguments[1]) * run_arguments[3]
+    return rate, 1000 * (time.process_time() - started) / samples
+
+
 def compare(size: int, arguments: argparse.Namespace) -> dict:
     generator = np.random.default_rng(arguments.seed)
     images = generator.integers(0, 256, size=(arguments.images, size, size, 1), dtype=np.uint8)
     labels = generator.integers(0, arguments.classes, size=arguments.images).astype(np.int32)
-    common = (images, labels, arguments.classes, arguments.epochs, arguments.batch_size)
+    # Small images train fast: give them more epochs so each timed stretch lasts seconds.
+    epochs = max(arguments.epochs, round(arguments.epochs * (128 / size) ** 2 / 4))
+    common = (images, labels, arguments.classes, epochs, arguments.batch_size)
     reference_runs, core_runs = [], []
     for _ in range(arguments.repeats):
-        reference_runs.append(run_reference(*common, arguments.seed))
-        core_runs.append(run_core(*common, arguments.seed, arguments.steps_per_execution))
-    reference, core = statistics.median(reference_runs), statistics.median(core_runs)
+        reference_runs.append(measured(run_reference, *common, arguments.seed))
+        core_runs.append(measured(run_core, *common, arguments.seed, arguments.steps_per_execution))
+    reference = statistics.median(rate for rate, _ in reference_runs)
+    core = statistics.median(rate for rate, _ in core_runs)
+    reference_cpu = statistics.median(cpu for _, cpu in reference_runs)
+    core_cpu = statistics.median(cpu for _, cpu in core_runs)
     return {
         "size": size,
+        "epochs": epochs,
         "reference_samples_per_second": round(reference, 1),
         "core_samples_per_second": round(core, 1),
         "ratio": round(core / reference, 3),
-        "reference_runs": [round(rate, 1) for rate in reference_runs],
-        "core_runs": [round(rate, 1) for rate in core_runs],
+        "reference_cpu_ms_per_sample": round(reference_cpu, 3),
+        "core_cpu_ms_per_sample": round(core_cpu, 3),
+        "cpu_ratio": round(reference_cpu / core_cpu, 3),
+        "reference_runs": [round(rate, 1) for rate, _ in reference_runs],
+        "core_runs": [round(rate, 1) for rate, _ in core_runs],
     }
 
 
@@ -115,7 +135,7 @@ def main() -> None:
     parser.add_argument("--classes", type=int, default=6)
     parser.add_argument("--epochs", type=int, default=4)
     parser.add_argument("--batch-size", type=int, default=32)
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--steps-per-execution", type=int, default=1)
     parser.add_argument("--seed", type=int, default=0)
     arguments = parser.parse_args()
@@ -125,7 +145,6 @@ def main() -> None:
         json.dumps(
             {
                 "images": arguments.images,
-                "epochs": arguments.epochs,
                 "batch_size": arguments.batch_size,
                 "steps_per_execution": arguments.steps_per_execution,
                 "results": results,

@@ -140,6 +140,30 @@ def make_image_dataset(
     return dataset.prefetch(tf.data.AUTOTUNE)
 
 
+def make_training_datasets(
+    images: np.ndarray,
+    labels: np.ndarray,
+    validation: tuple[np.ndarray, np.ndarray] | None,
+    number_of_classes: int,
+    batch_size: int,
+    *,
+    seed: int,
+    class_weighting: bool,
+):
+    """Returns `(training dataset, validation dataset or None)` for checked arrays.
+
+    Training batches carry balanced class weights when `class_weighting` is on; validation is
+    unweighted, in order, in batches of at least 64 (no gradients, so bigger is cheaper).
+    """
+    weights = compute_class_weights(labels, number_of_classes) if class_weighting else None
+    training = make_image_dataset(
+        images, labels, batch_size, shuffle=True, seed=seed, class_weights=weights
+    )
+    if validation is None:
+        return training, None
+    return training, make_image_dataset(*validation, max(batch_size, 64), shuffle=False)
+
+
 def make_optimizer(optimizer: str, learning_rate: float, schedule: str, total_steps: int):
     """Returns a Keras optimizer.
 

@@ -7,7 +7,7 @@ Models hold Keras layers only (no `Lambda`): they reload with `keras.saving.load
 safe_mode=True)`. Builders return uncompiled models; the optimizer belongs to training.
 
 Example:
-    >>> model = build_image_model("defect_cnn", (96, 96, 1), 6)
+    >>> model = build_image_model("defect_cnn", (64, 64, 1), 6)
     >>> model.output_shape
     (None, 6)
 """
@@ -237,8 +237,10 @@ def build_defect_cnn(
     """The default defect classifier, trained from scratch (no pretrained weights).
 
     Rescaling, augmentation (training only), a plain 3x3 convolution block, then separable
-    convolution blocks (two convolutions, batch norm and ReLU each, max pooling between), global
-    average pooling, dropout and a softmax layer.
+    convolution blocks (32-64-128-256 filters; two convolutions, batch norm and ReLU each, max
+    pooling between), global average pooling, dropout and a softmax layer: 150 k parameters.
+    On the NEU steel-defect set at 64x64 grayscale it reached 98.9-99.6 % test accuracy in
+    about 4-5 minutes of training on 2 CPU cores (bench/neu_accuracy.py).
 
     Args:
         input_shape: (height, width, channels) of the raw 0-255 images.

@@ -5,7 +5,12 @@ import json
 import numpy as np
 import pytest
 
-from core.image_pipeline import check_image_arrays, compute_class_weights, make_image_dataset
+from core.image_pipeline import (
+    check_image_arrays,
+    compute_class_weights,
+    make_image_dataset,
+    make_optimizer,
+)
 from core.models.image import AugmentationConfig
 from core.progress import CancellationToken
 from core.training import (
@@ -202,6 +207,25 @@ def test_training_refuses_images_that_do_not_match_the_config():
     assert str(error.value) == "Expected at least 2 class names. Received: class_names=['only']"
 
 
+@pytest.mark.parametrize(
+    ("optimizer", "schedule", "expected_class", "scheduled"),
+    [
+        ("adam", "cosine", "Adam", True),
+        ("sgd", "constant", "SGD", False),
+        ("rmsprop", "plateau", "RMSprop", False),
+    ],
+)
+def test_optimizer_and_schedule_are_built_as_configured(
+    optimizer, schedule, expected_class, scheduled
+):
+    built = make_optimizer(optimizer, 0.01, schedule, total_steps=100)
+
+    assert type(built).__name__ == expected_class
+    assert isinstance(built._learning_rate, keras.optimizers.schedules.CosineDecay) is scheduled
+    if optimizer == "sgd":
+        assert built.nesterov is True
+
+
 # Training.
 
 
@@ -236,6 +260,9 @@ def test_training_learns_a_separable_problem_and_reports_progress():
     assert epochs[-1][2]["val_loss"] == pytest.approx(result.history["val_loss"][-1])
     assert listener.events[-1][0] == "train_end"
     assert listener.events[-1][1]["best_epoch"] == result.best_epoch
+    assert listener.events[-1][1]["best_metrics"]["val_loss"] == pytest.approx(
+        result.history["val_loss"][result.best_epoch - 1]
+    )
 
 
 def test_cancellation_stops_after_the_current_batch():
@@ -291,6 +318,7 @@ def test_saved_model_reloads_safely_with_identical_predictions(preset, tmp_path)
     result = train_image_classifier(
         images, labels, CLASS_NAMES, tiny_config(model=preset, epochs=1)
     )
+    assert result.best_epoch == 1  # Without validation data, the training loss is monitored.
     path = tmp_path / "model.keras"
     result.model.save(path)
 

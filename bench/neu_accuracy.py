@@ -69,6 +69,7 @@ def main() -> None:
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
     parser.add_argument("--split-seed", type=int, default=0)
     parser.add_argument("--set", action="append", default=[], metavar="KEY=JSON")
+    parser.add_argument("--save", type=Path, help="Also save the trained model (.keras) here.")
     arguments = parser.parse_args()
 
     values = ImageTrainingConfig().to_dict()
@@ -96,6 +97,8 @@ def main() -> None:
         listeners=[EpochPrinter()],
     )
     training_seconds = time.perf_counter() - started
+    if arguments.save:
+        result.model.save(arguments.save)
     probabilities = result.model.predict(dataset.images[test].astype("float32"), verbose=0)
     predictions = np.argmax(probabilities, axis=1)
     test_accuracy = float(np.mean(predictions == dataset.labels[test]))

@@ -40,6 +40,20 @@ def upload_and_start(page, app_url, zip_path):
     page.get_by_text("3. Training", exact=True).wait_for(timeout=TIMEOUT_MS)
 
 
+def cancel_until(page, outcome, attempts: int = 6) -> None:
+    """Clicks Cancel until `outcome` shows: the progress panel re-renders every second, and a
+    click that lands while its button is being replaced is lost."""
+    for _ in range(attempts):
+        with contextlib.suppress(PlaywrightError):
+            page.get_by_role("button", name="Cancel training").click(timeout=5_000)
+        try:
+            outcome.wait_for(timeout=20_000)
+            return
+        except PlaywrightError:
+            continue
+    outcome.wait_for(timeout=TIMEOUT_MS)
+
+
 def test_two_sessions_see_only_their_own_uploads_and_jobs(browser, app_url, tmp_path):
     # Session A trains the default network long enough to hold the only running slot.
     first_zip = class_zip(tmp_path / "line_a.zip", ["ok", "crack"], per_class=80)
@@ -63,12 +77,8 @@ def test_two_sessions_see_only_their_own_uploads_and_jobs(browser, app_url, tmp_
         assert "line_b.zip" in second_text and "line_a.zip" not in second_text
         assert "Queued" not in first_text, "the running job is not queued"
 
-        second.get_by_role("button", name="Cancel training").click()
-        second.get_by_text("Cancelled before the first epoch finished").wait_for(timeout=TIMEOUT_MS)
-        first.get_by_role("button", name="Cancel training").click()
-        first.locator("[data-testid='stAlert']").filter(has_text="Cancelled").wait_for(
-            timeout=TIMEOUT_MS
-        )
+        cancel_until(second, second.get_by_text("Cancelled before the first epoch finished"))
+        cancel_until(first, first.locator("[data-testid='stAlert']").filter(has_text="Cancelled"))
     finally:
         # A failed assertion must not leave a job holding the only running slot.
         for page in first_context.pages + second_context.pages:

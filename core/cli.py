@@ -111,6 +111,13 @@ def add_train_parser(subcommands) -> None:
     image.add_argument("--test-fraction", type=float, default=defaults.test_fraction)
     image.add_argument("--no-augmentation", action="store_true", help="Train without augmentation.")
     image.add_argument("--seed", type=int, default=defaults.seed)
+    image.add_argument(
+        "--steps-per-execution",
+        type=int,
+        default=defaults.steps_per_execution,
+        help="Batches per call into TensorFlow: higher is faster on small models; progress and "
+        "cancellation then act every that many batches.",
+    )
     image.add_argument("--name", help="Registry name (default: <model>-<data folder>).")
     add_common_options(image)
     image.set_defaults(handler=cli_commands.command_train_image)

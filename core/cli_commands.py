@@ -13,9 +13,13 @@ def print_json(payload: dict) -> None:
 
 
 def open_registry(arguments: argparse.Namespace):
+    """Opens the registry; like the app, a fresh one gets the bundled demo models first."""
+    from core.demo_models import ensure_demo_models
     from core.registry import ModelRegistry, resolve_registry_directory
 
-    return ModelRegistry(resolve_registry_directory(getattr(arguments, "registry", None)))
+    registry = ModelRegistry(resolve_registry_directory(getattr(arguments, "registry", None)))
+    ensure_demo_models(registry)
+    return registry
 
 
 def image_config_from_arguments(arguments: argparse.Namespace):
@@ -35,6 +39,7 @@ def image_config_from_arguments(arguments: argparse.Namespace):
         image_size=(size, size) if size else defaults.image_size,
         augmentation=augmentation,
         seed=arguments.seed,
+        steps_per_execution=arguments.steps_per_execution,
         validation_fraction=arguments.validation_fraction,
         test_fraction=arguments.test_fraction,
     ).validate()

@@ -10,7 +10,6 @@ Example:
 
 from __future__ import annotations
 
-import contextlib
 import enum
 import os
 import tempfile
@@ -18,6 +17,7 @@ import zipfile
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from core.atomic_files import write_bytes_atomically
 from core.data.validation import describe_value
 
 if TYPE_CHECKING:
@@ -114,7 +114,7 @@ def export_model(
     if export_format is ExportFormat.KERAS:
         destination = _export_destination(out_path, file_stem, ".keras")
         if source_path is not None:
-            _write_bytes_atomically(destination, source_path.read_bytes())
+            write_bytes_atomically(destination, source_path.read_bytes())
         else:
             _save_keras_atomically(model, destination)
         return destination
@@ -124,7 +124,7 @@ def export_model(
     model = inference_model(model)
     if export_format is ExportFormat.TFLITE:
         destination = _export_destination(out_path, file_stem, ".tflite")
-        _write_bytes_atomically(destination, _convert_to_tflite(model, display_name))
+        write_bytes_atomically(destination, _convert_to_tflite(model, display_name))
         return destination
 
     zipped = out_path.suffix.lower() == ".zip" and not out_path.is_dir()
@@ -230,19 +230,3 @@ def _save_keras_atomically(model: keras.Model, path: Path) -> None:
         with open(saved, "rb") as stream:
             os.fsync(stream.fileno())
         os.replace(saved, path)
-
-
-def _write_bytes_atomically(path: Path, content: bytes) -> None:
-    """Writes `content` to a temporary file beside `path`, then `os.replace`s it."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(descriptor, "wb") as stream:
-            stream.write(content)
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(temporary)
-        raise

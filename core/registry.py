@@ -20,12 +20,12 @@ import errno
 import json
 import os
 import shutil
-import tempfile
 import time
 import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from core.atomic_files import fsync_directory, fsync_file, write_bytes_atomically
 from core.data.validation import RejectedFile, describe_value
 from core.export import ExportFormat, export_model, validate_export_format
 from core.registry_metadata import (
@@ -223,7 +223,7 @@ class ModelRegistry:
         try:
             model_path = staged / MODEL_FILENAME
             write_model(model_path)
-            _fsync_file(model_path)
+            fsync_file(model_path)
             if contains_lambda_layer(model_path):
                 raise lambda_refusal("save", name, f"name={name!r}")
             return self._claim_version(staged, name, metadata)
@@ -322,8 +322,11 @@ class ModelRegistry:
             name_directory.mkdir(parents=True, exist_ok=True)
             version = _next_version(name_directory)
             metadata = {**metadata, "version": version}
-            _write_json_atomically(staged / METADATA_FILENAME, metadata)
-            _fsync_directory(staged)
+            write_bytes_atomically(
+                staged / METADATA_FILENAME,
+                json.dumps(metadata, indent=2, ensure_ascii=False).encode("utf-8"),
+            )
+            fsync_directory(staged)
             target = name_directory / str(version)
             try:
                 # A directory rename fails when the target exists and is not empty (a claimed
@@ -334,7 +337,7 @@ class ModelRegistry:
                     # Taken by another writer, or the name directory was just deleted.
                     continue
                 raise
-            _fsync_directory(name_directory)
+            fsync_directory(name_directory)
             return ModelRecord(name=name, version=version, path=target, metadata=metadata)
         raise OSError(
             f"Expected to claim a version of '{name}' within {_CLAIM_ATTEMPTS} attempts. "
@@ -391,34 +394,3 @@ def _check_input_shape(model, metadata: dict, name: str) -> None:
             f"Expected metadata['input_shape'] to match the input of model '{name}' "
             f"{model_shape}. Received: input_shape={declared}"
         )
-
-
-def _write_json_atomically(path: Path, content: dict) -> None:
-    """Writes JSON to a temporary file beside `path`, fsyncs it, then `os.replace`s it."""
-    descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(descriptor, "w", encoding="utf-8") as stream:
-            json.dump(content, stream, indent=2, ensure_ascii=False)
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(temporary)
-        raise
-
-
-def _fsync_file(path: Path) -> None:
-    with open(path, "rb") as stream:
-        os.fsync(stream.fileno())
-
-
-def _fsync_directory(path: Path) -> None:
-    # Directories cannot be opened for fsync on Windows; their entries are durable there anyway.
-    if os.name != "posix":
-        return
-    descriptor = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(descriptor)
-    finally:
-        os.close(descriptor)

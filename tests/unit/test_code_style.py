@@ -3,6 +3,7 @@
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -10,7 +11,9 @@ from tests.conftest import REPOSITORY_ROOT
 
 
 def ruff_command() -> list[str]:
-    executable = shutil.which("ruff")
+    # The venv's own ruff first: the venv may not be on PATH when python is called directly.
+    beside_python = Path(sys.executable).parent / "ruff"
+    executable = str(beside_python) if beside_python.exists() else shutil.which("ruff")
     if executable is None:
         pytest.skip("ruff is not installed; install the test extra: pip install -e '.[test]'")
     return [executable]

@@ -29,7 +29,7 @@ from pathlib import Path, PurePosixPath
 
 import numpy as np
 
-from core.data.validation import RejectedFile, describe_value
+from core.data.validation import RejectedFile, check_named_files
 from core.training import OPTIMIZERS, ImageTrainingConfig
 
 SAMPLE, ZIP, MANIFEST = "sample", "zip", "manifest"
@@ -78,26 +78,6 @@ def _digest(files: Sequence[tuple[str, bytes]]) -> str:
     return digest.hexdigest()[:16]
 
 
-def _check_files(files: object) -> list[tuple[str, bytes]]:
-    if not isinstance(files, Sequence) or isinstance(files, str | bytes):
-        raise TypeError(
-            f"Expected a list of (name, bytes) pairs. Received: {describe_value(files)}"
-        )
-    checked = []
-    for item in files:
-        if not (
-            isinstance(item, tuple | list)
-            and len(item) == 2
-            and isinstance(item[0], str)
-            and isinstance(item[1], bytes | bytearray)
-        ):
-            raise TypeError(
-                f"Expected each upload as a (name, bytes) pair. Received: {describe_value(item)}"
-            )
-        checked.append((item[0], bytes(item[1])))
-    return checked
-
-
 def sample_image_source() -> ImageSource:
     """The bundled sample images (sample_data/images, one folder per class).
 
@@ -129,7 +109,7 @@ def zip_image_source(name: str, data: bytes) -> ImageSource:
         TypeError: If `name` is not a string or `data` not bytes.
         ValueError: If `data` is not a ZIP archive.
     """
-    ((name, data),) = _check_files([(name, data)])
+    ((name, data),) = check_named_files([(name, data)])
     if not data or not zipfile.is_zipfile(io.BytesIO(data)):
         raise ValueError(
             "Expected a .zip archive holding one folder of images per class. "
@@ -159,7 +139,7 @@ def manifest_image_source(files: Sequence[tuple[str, bytes]], manifest_name: str
         TypeError: If `files` is not a list of (name, bytes) pairs.
         ValueError: If the manifest is not among `files`, is not a .csv, or no image is given.
     """
-    files = _check_files(files)
+    files = check_named_files(files)
     by_name = dict(files)
     if manifest_name not in by_name or not manifest_name.lower().endswith(".csv"):
         raise ValueError(

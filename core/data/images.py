@@ -33,7 +33,7 @@ from core.data.image_decoding import (
     check_image_options,
     decode_image,
 )
-from core.data.validation import RejectedFile, describe_value
+from core.data.validation import RejectedFile, check_named_files
 
 __all__ = [
     "MANIFEST_COLUMNS",
@@ -237,17 +237,7 @@ def load_uploaded_images(
     """
     image_size, channels = check_image_options(image_size, channels)
     collector = ImageCollector(image_size, channels)
-    for item in files:
-        if not (
-            isinstance(item, tuple | list)
-            and len(item) == 2
-            and isinstance(item[0], str)
-            and isinstance(item[1], bytes | bytearray)
-        ):
-            raise TypeError(
-                f"Expected each upload as a (name, bytes) pair. Received: {describe_value(item)}"
-            )
-        name, data = item[0], bytes(item[1])
+    for name, data in check_named_files(files):
         if not (archives.is_zip_name(name) or data.startswith(b"PK\x03\x04")):
             collector.add_bytes(name, data)
             continue

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 
 
 @dataclasses.dataclass(frozen=True)
@@ -27,3 +28,28 @@ def describe_value(value: object, limit: int = 80) -> str:
     if len(text) > limit:
         text = text[: limit - 3] + "..."
     return text
+
+
+def check_named_files(files: object) -> list[tuple[str, bytes]]:
+    """Checks uploads given as (name, bytes) pairs and returns them as a list of tuples.
+
+    Raises:
+        TypeError: If `files` is not a sequence of (str, bytes) pairs.
+    """
+    if not isinstance(files, Sequence) or isinstance(files, str | bytes):
+        raise TypeError(
+            f"Expected a list of (name, bytes) pairs. Received: {describe_value(files)}"
+        )
+    checked = []
+    for item in files:
+        if not (
+            isinstance(item, tuple | list)
+            and len(item) == 2
+            and isinstance(item[0], str)
+            and isinstance(item[1], bytes | bytearray)
+        ):
+            raise TypeError(
+                f"Expected each upload as a (name, bytes) pair. Received: {describe_value(item)}"
+            )
+        checked.append((item[0], bytes(item[1])))
+    return checked

@@ -1,12 +1,15 @@
-"""Plotly figures for the image training page, built on `core.charts`."""
+"""Plotly figures for the training pages, built on `core.charts`."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import plotly.graph_objects as go
+from plotly.subplots import make_subplots
 
 from core import charts
+from core.charts_series import MARGIN, TRAIN_COLOUR, VALIDATION_COLOUR
+from core.data.validation import describe_value
 
 
 def selectable_confusion_matrix(
@@ -68,4 +71,80 @@ def selectable_confusion_matrix(
             fillcolor="rgba(0,0,0,0)",
         )
     figure.update_layout(height=max(320, 140 + 55 * len(names)), clickmode="event+select")
+    return figure
+
+
+def series_training_curves(
+    history: Mapping[str, Sequence[float]],
+    batch_points: Sequence[Mapping[str, float]] = (),
+    *,
+    title: str | None = None,
+) -> go.Figure:
+    """Per-epoch training curves for any metrics: loss plus e.g. MAE (regression) or accuracy.
+
+    `core.charts.training_curves` always draws a loss and an accuracy panel; this one draws a
+    panel per metric found in the history, so a regression history (loss, val_loss, mae,
+    val_mae) shows its MAE.
+
+    Args:
+        history: Per-epoch metrics, e.g. {"loss": [...], "val_loss": [...], "mae": [...]}.
+            Keys `learning_rate` and `lr` are ignored.
+        batch_points: Per-batch logs with a fractional "epoch" position, for a live curve.
+        title: Optional figure title.
+
+    Returns:
+        A figure with one panel per metric, loss first; training blue, validation red.
+
+    Raises:
+        ValueError: If `history` is not a mapping holding at least one metric.
+    """
+    if not isinstance(history, Mapping):
+        raise ValueError(
+            f"Expected a mapping of metric lists. Received: history={describe_value(history)}"
+        )
+    metrics: list[str] = []
+    for key in history:
+        metric = key.removeprefix("val_")
+        if metric not in ("learning_rate", "lr") and metric not in metrics:
+            metrics.append(metric)
+    if not metrics:
+        raise ValueError(
+            "Expected a training history with at least one metric, e.g. {'loss': [...]}. "
+            f"Received: history={describe_value(dict(history))}"
+        )
+    metrics.sort(key=lambda metric: metric != "loss")
+    figure = make_subplots(rows=1, cols=len(metrics), subplot_titles=metrics)
+    for column, metric in enumerate(metrics, start=1):
+        batch = [point for point in batch_points if metric in point]
+        if batch:
+            figure.add_trace(
+                go.Scatter(
+                    x=[point["epoch"] for point in batch],
+                    y=[point[metric] for point in batch],
+                    mode="lines",
+                    name=f"train {metric} (batch)",
+                    line={"width": 1, "color": "rgba(31,119,180,0.35)"},
+                ),
+                row=1,
+                col=column,
+            )
+        for key, label, colour in (
+            (metric, "train", TRAIN_COLOUR),
+            (f"val_{metric}", "validation", VALIDATION_COLOUR),
+        ):
+            values = list(history.get(key, []))
+            if values:
+                figure.add_trace(
+                    go.Scatter(
+                        x=list(range(1, len(values) + 1)),
+                        y=values,
+                        mode="lines+markers",
+                        name=f"{label} {metric}",
+                        line={"color": colour},
+                    ),
+                    row=1,
+                    col=column,
+                )
+        figure.update_xaxes(title_text="epoch", row=1, col=column)
+    figure.update_layout(title=title, height=340, margin=MARGIN)
     return figure

@@ -211,33 +211,43 @@ if not jobs:
 st.header("3. Training")
 
 
-# The table refreshes itself while any job of this session is queued or running.
+# The whole section is one fragment that stays at the same place in the page while this session
+# has jobs: it polls every second while a job is queued or running. Removing a polling fragment
+# from the page (drawing the results outside it) let a late timer tick address an element that
+# no longer existed, and the browser showed a blank page.
 @st.fragment(run_every=POLL_SECONDS if any(not job.finished for job in jobs) else None)
-def jobs_table():
-    rows = image_jobs.job_rows(manager, manager.jobs_for(token))
+def training_section(polling: bool):
+    jobs = manager.jobs_for(token)
+    rows = image_jobs.job_rows(manager, jobs)
     st.dataframe(pd.DataFrame(rows), hide_index=True, key="train_images_jobs")
-
-
-jobs_table()
-job_ids = [job.job_id for job in jobs]
-if st.session_state.get("train_images_job") not in job_ids:
-    st.session_state["train_images_job"] = job_ids[0]
-descriptions = {
-    job.job_id: f"{time.strftime('%H:%M:%S', time.localtime(job.submitted_at))}: {job.description}"
-    for job in jobs
-}
-job_id = st.selectbox("Show job", job_ids, format_func=descriptions.get, key="train_images_job")
-job = manager.get(token, job_id)
-
-
-@st.fragment(run_every=POLL_SECONDS)
-def live_progress(job_id):
+    job_ids = [job.job_id for job in jobs]
+    if st.session_state.get("train_images_job") not in job_ids:
+        st.session_state["train_images_job"] = job_ids[0]
+    descriptions = {
+        job.job_id: f"{time.strftime('%H:%M:%S', time.localtime(job.submitted_at))}: "
+        f"{job.description}"
+        for job in jobs
+    }
+    job_id = st.selectbox("Show job", job_ids, format_func=descriptions.get, key="train_images_job")
     job = manager.get(token, job_id)
-    if job.finished:
-        st.rerun()  # Redraw the whole page once, with the results; polling then stops.
+    if polling and all(job.finished for job in jobs):
+        st.rerun()  # Once more as a whole page, without the timer: polling stops.
+    if not job.finished:
+        live_progress(job)
+    elif job.state == "failed":
+        st.error(f"Training failed: {job.error}")
+        with st.expander("Details"):
+            st.code(job.progress.snapshot()["message"])
+    elif job.result is None or job.result.training.best_epoch is None:
+        st.warning("Cancelled before the first epoch finished: there is no model to show.")
+    else:
+        show_results(job)
+
+
+def live_progress(job):
     snapshot = job.progress.snapshot()
     if job.state == "queued":
-        position = image_jobs.queue_text(manager.queue_position(job_id))
+        position = image_jobs.queue_text(manager.queue_position(job.job_id))
         st.info(f"Queued: {position}. Training starts when a place is free.")
     else:
         total, steps = snapshot["total_epochs"], snapshot["steps_per_epoch"]
@@ -255,7 +265,7 @@ def live_progress(job_id):
     if job.cancellation.cancelled:
         st.caption("Cancelling: training stops after the current batch.")
     elif st.button("Cancel training", key="train_images_cancel"):
-        manager.cancel(token, job_id)
+        manager.cancel(token, job.job_id)
         st.rerun()
 
 
@@ -358,13 +368,4 @@ def show_results(job):
         st.success(f"Saved as **{result.record.reference}**: find it on the Models page.")
 
 
-if not job.finished:
-    live_progress(job.job_id)
-elif job.state == "failed":
-    st.error(f"Training failed: {job.error}")
-    with st.expander("Details"):
-        st.code(job.progress.snapshot()["message"])
-elif job.result is None or job.result.training.best_epoch is None:
-    st.warning("Cancelled before the first epoch finished: there is no model to show.")
-else:
-    show_results(job)
+training_section(any(not job.finished for job in jobs))

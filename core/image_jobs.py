@@ -33,6 +33,7 @@ from core.data.validation import RejectedFile, check_named_files
 from core.training import OPTIMIZERS, ImageTrainingConfig
 
 SAMPLE, ZIP, MANIFEST = "sample", "zip", "manifest"
+JOB_KIND = "train-image"
 # The summary loads every image once at this small size: enough for thumbnails, cheap to hold.
 THUMBNAIL_SIZE = (64, 64)
 IMAGE_SIZE_CHOICES = (32, 48, 64, 96, 128, 160, 224)
@@ -320,6 +321,11 @@ def make_training_work(source: ImageSource, config: ImageTrainingConfig) -> Call
         return result
 
     return work
+
+
+def training_jobs(manager, owner: str) -> list:
+    """The image training jobs of one session (other pages' jobs are theirs to show)."""
+    return [job for job in manager.jobs_for(owner) if job.kind == JOB_KIND]
 
 
 def queue_text(position: int | None) -> str:

@@ -70,6 +70,21 @@ def predictor(reference: str):
     return _predictor(str(registry().directory), record.reference, modified)
 
 
+@st.cache_resource(show_spinner=False, max_entries=8)
+def _series_predictor(registry_directory: str, reference: str, modified: float):
+    from core.registry import ModelRegistry
+    from core.series_workflow import load_series_predictor
+
+    return load_series_predictor(ModelRegistry(registry_directory), reference)
+
+
+def series_predictor(reference: str):
+    """A `SeriesPredictor` (model, scaler, settings) for a registered series model, cached."""
+    record = registry().get(reference)
+    modified = record.model_path.stat().st_mtime
+    return _series_predictor(str(registry().directory), record.reference, modified)
+
+
 @st.cache_data(show_spinner=False)
 def sample_image_grid(images_per_class: int = 6):
     return bundled.sample_image_grid(images_per_class)
@@ -100,3 +115,34 @@ def inspect_sample_data() -> dict:
         "series": [sensors | {"name": "sample_data/sensors/train.csv"}],
         "rejected": [],
     }
+
+
+def remembered_widget(remembered: dict, factory, label: str, key: str, default, **options):
+    """Draws a widget whose value survives page switches within this session.
+
+    Streamlit forgets the state of widgets a run does not draw (another page, or a form hidden
+    until data is chosen). The remembered value becomes the widget's own default rather than a
+    Session State value: a browser re-mounting the widget then shows it, not the widget's minimum
+    or first option.
+
+    Args:
+        remembered: This session's dict of remembered values (in `st.session_state`).
+        factory: The Streamlit widget function (`st.radio`, `st.number_input`, ...).
+        label: The widget label.
+        key: The widget key, also the key in `remembered`.
+        default: The value before the user chose one.
+        **options: Further widget arguments (`options` for choice widgets).
+
+    Returns:
+        The widget's value.
+    """
+    value = remembered.get(key, default)
+    if factory in (st.selectbox, st.radio):
+        choices = list(options["options"])
+        options["index"] = choices.index(value) if value in choices else 0
+    elif factory is st.multiselect:
+        options["default"] = [choice for choice in value if choice in options["options"]]
+    else:
+        options["value"] = value
+    remembered[key] = factory(label, key=key, **options)
+    return remembered[key]

@@ -36,11 +36,7 @@ uploads = st.session_state.setdefault(UPLOADS, {})
 
 
 def remembered_widget(factory, label, key, default, **options):
-    """Draws a widget whose value survives page switches within this session."""
-    if key not in st.session_state:
-        st.session_state[key] = remembered.get(key, default)
-    remembered[key] = factory(label, key=key, **options)
-    return remembered[key]
+    return ui.remembered_widget(remembered, factory, label, key, default, **options)
 
 
 def store_upload(key):
@@ -191,7 +187,7 @@ if summary is not None:
             )
             job = manager.submit(
                 token,
-                "train-image",
+                image_jobs.JOB_KIND,
                 image_jobs.make_training_work(source, config),
                 description=f"{model}, {epochs} epochs, {image_size} px on {source.description}",
             )
@@ -204,7 +200,7 @@ if summary is not None:
         except ValueError as error:
             st.error(str(error))
 
-jobs = manager.jobs_for(token)
+jobs = image_jobs.training_jobs(manager, token)
 if not jobs:
     st.stop()
 
@@ -217,7 +213,7 @@ st.header("3. Training")
 # no longer existed, and the browser showed a blank page.
 @st.fragment(run_every=POLL_SECONDS if any(not job.finished for job in jobs) else None)
 def training_section(polling: bool):
-    jobs = manager.jobs_for(token)
+    jobs = image_jobs.training_jobs(manager, token)
     rows = image_jobs.job_rows(manager, jobs)
     st.dataframe(pd.DataFrame(rows), hide_index=True, key="train_images_jobs")
     job_ids = [job.job_id for job in jobs]

@@ -68,7 +68,7 @@ def test_two_sessions_see_only_their_own_uploads_and_jobs(browser, app_url, tmp_
         # it left the page) blanks the whole page: none may happen.
         page_errors = []
         for page in (first, second):
-            page.on("pageerror", page_errors.append)
+            page.on("pageerror", lambda error: page_errors.append(str(error)))
         upload_and_start(first, app_url, first_zip)
         first.get_by_text("Cancel training").wait_for(timeout=TIMEOUT_MS)
 

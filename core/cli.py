@@ -11,7 +11,7 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from core import cli_commands
+from core import cli_commands, cli_series
 from core.cli_commands import print_json
 
 
@@ -121,13 +121,22 @@ def add_train_parser(subcommands) -> None:
     image.add_argument("--name", help="Registry name (default: <model>-<data folder>).")
     add_common_options(image)
     image.set_defaults(handler=cli_commands.command_train_image)
+    cli_series.add_train_series_parser(kinds, add_common_options)
 
 
 def add_model_parsers(subcommands) -> None:
     evaluate = subcommands.add_parser("evaluate", help="Score a registered model on labelled data.")
     evaluate.add_argument("--model", required=True, help="NAME or NAME:VERSION.")
     evaluate.add_argument(
-        "--data", required=True, help="Class folders, a zip, or a manifest folder."
+        "--data",
+        required=True,
+        help="Images: class folders, a zip or a manifest folder. Series: CSV/Parquet/C-MAPSS.",
+    )
+    evaluate.add_argument(
+        "--rul", help="Series: true RUL at each unit's last row (unit,rul CSV or RUL_FD00x.txt)."
+    )
+    evaluate.add_argument(
+        "--anomalies", help="Anomaly models: known stretches (start_cycle,end_cycle CSV)."
     )
     add_common_options(evaluate)
     evaluate.set_defaults(handler=cli_commands.command_evaluate)

@@ -88,9 +88,12 @@ def command_train_image(arguments: argparse.Namespace) -> int:
 def command_evaluate(arguments: argparse.Namespace) -> int:
     from core.image_workflow import evaluate_registered_model, summary_metrics
 
-    evaluation = evaluate_registered_model(
-        open_registry(arguments), arguments.model, arguments.data
-    )
+    registry = open_registry(arguments)
+    if registry.get(arguments.model).metadata.get("task", "").startswith("series_"):
+        from core.cli_series import command_evaluate_series
+
+        return command_evaluate_series(arguments, registry)
+    evaluation = evaluate_registered_model(registry, arguments.model, arguments.data)
     metrics = summary_metrics(evaluation)
     print(f"Model {evaluation['model']} on {arguments.data}:")
     for row in evaluation["per_class"]:
@@ -194,9 +197,14 @@ def command_demo_models(arguments: argparse.Namespace) -> int:
         output, epochs=arguments.epochs, names=arguments.only, listeners=[TerminalProgressBar()]
     )
     for summary in summaries:
+        metrics = ", ".join(
+            f"{key} {summary[key]:.4g}"
+            for key in ("accuracy", "rmse", "score", "f1", "threshold")
+            if key in summary
+        )
         print(
-            f"{summary['name']}: accuracy {summary['accuracy']:.4f} after "
-            f"{summary['epochs_run']} epochs ({summary['seconds']} s), {summary['bytes']} bytes",
+            f"{summary['name']}: {metrics} after {summary['epochs_run']} epochs "
+            f"({summary['seconds']} s), {summary['bytes']} bytes",
             flush=True,
         )
     if arguments.json:

@@ -15,10 +15,18 @@ from core.registry_metadata import METADATA_FILENAME, MODEL_FILENAME
 
 DEMO_MODELS_DIRECTORY = Path(__file__).resolve().parent / "demo_models"
 DEMO_IMAGE_MODEL = "demo-defect-cnn"
-# Name -> training settings on sample_data/images. Epoch counts are sized for a 2-core CPU.
+DEMO_RUL_MODEL = "demo-rul"
+DEMO_FAILURE_MODEL = "demo-failure"
+DEMO_ANOMALY_MODEL = "demo-anomaly"
+# Name -> training settings. Image demos train on sample_data/images; series demos on
+# sample_data/sensors/train.csv (RUL and failure are tested on test.csv + test_rul.csv). Epoch
+# counts are sized for a 2-core CPU.
 DEMO_MODEL_SETTINGS = {
     DEMO_IMAGE_MODEL: {"model": "defect_cnn", "epochs": 60, "early_stopping_patience": 0},
     "demo-seed-cnn": {"model": "seed_cnn", "epochs": 10},
+    DEMO_RUL_MODEL: {"task": "rul", "epochs": 60},
+    DEMO_FAILURE_MODEL: {"task": "failure", "epochs": 40},
+    DEMO_ANOMALY_MODEL: {"task": "anomaly", "model": "conv1d", "epochs": 40},
 }
 
 
@@ -59,36 +67,31 @@ def build_demo_models(
     names: Iterable[str] | None = None,
     listeners: Iterable[object] = (),
 ) -> list[dict]:
-    """Trains the demo models on the sample images and writes them to `output_directory`.
+    """Trains the demo models on the sample data and writes them to `output_directory`.
 
     Each model lands in `<output_directory>/<name>/` (model.keras + metadata.json), replacing
     an older copy only once the new one is complete.
 
     Args:
         output_directory: Where to write (default: `core/demo_models`).
-        data: Training images (default: the bundled `sample_data/images`).
+        data: Training data (default: the bundled `sample_data/images`, or for the sensor
+            demos `sample_data/sensors/train.csv`).
         epochs: Override the epochs of every demo model (for quick checks).
         names: Which demo models to build (default: all of `DEMO_MODEL_SETTINGS`).
         listeners: `core.progress` listeners.
 
     Returns:
-        One summary dict per model: name, test accuracy, epochs run, seconds, bytes.
+        One summary dict per model: name, test metrics, epochs run, seconds, bytes.
 
     Raises:
         ValueError: If a name is not a demo model.
     """
-    from core.data.bundled import sample_data_directory
-    from core.image_workflow import run_image_training, save_image_run, summary_metrics
-    from core.registry import ModelRegistry
-    from core.training import ImageTrainingConfig
-
     selected = list(names) if names else list(DEMO_MODEL_SETTINGS)
     unknown = sorted(set(selected) - set(DEMO_MODEL_SETTINGS))
     if unknown:
         raise ValueError(
             f"Expected demo model names from {sorted(DEMO_MODEL_SETTINGS)}. Received: {unknown}"
         )
-    data_path = Path(data) if data else sample_data_directory() / "images"
     output_directory = Path(output_directory)
     output_directory.mkdir(parents=True, exist_ok=True)
     summaries = []
@@ -96,10 +99,12 @@ def build_demo_models(
         settings = dict(DEMO_MODEL_SETTINGS[name])
         if epochs is not None:
             settings["epochs"] = epochs
-        config = ImageTrainingConfig(**settings)
-        result = run_image_training(data_path, config, listeners=listeners)
+        train = _train_series_demo if "task" in settings else _train_image_demo
+        save, summary = train(settings, data, listeners)
         with tempfile.TemporaryDirectory(dir=output_directory, prefix=".build-") as scratch:
-            record = save_image_run(result, ModelRegistry(scratch), name)
+            from core.registry import ModelRegistry
+
+            record = save(ModelRegistry(scratch), name)
             target = output_directory / name
             staged = output_directory / f".{name}.new"
             shutil.rmtree(staged, ignore_errors=True)
@@ -108,13 +113,44 @@ def build_demo_models(
                 shutil.rmtree(target)
             os.replace(staged, target)
         summaries.append(
-            {
-                "name": name,
-                "model": config.model,
-                "epochs_run": result.training.epochs_run,
-                "seconds": round(result.training.seconds, 1),
-                "bytes": (target / MODEL_FILENAME).stat().st_size,
-            }
-            | summary_metrics(result.evaluation)
+            {"name": name, "bytes": (target / MODEL_FILENAME).stat().st_size} | summary
         )
     return summaries
+
+
+def _train_image_demo(settings: dict, data, listeners) -> tuple:
+    from core.data.bundled import sample_data_directory
+    from core.image_workflow import run_image_training, save_image_run, summary_metrics
+    from core.training import ImageTrainingConfig
+
+    config = ImageTrainingConfig(**settings)
+    data_path = Path(data) if data else sample_data_directory() / "images"
+    result = run_image_training(data_path, config, listeners=listeners)
+    summary = {
+        "model": config.model,
+        "epochs_run": result.training.epochs_run,
+        "seconds": round(result.training.seconds, 1),
+    } | summary_metrics(result.evaluation)
+    return (lambda registry, name: save_image_run(result, registry, name)), summary
+
+
+def _train_series_demo(settings: dict, data, listeners) -> tuple:
+    from core.data.bundled import sample_data_directory
+    from core.series_training import SeriesTrainingConfig
+    from core.series_workflow import run_series_training, save_series_run, summary_metrics
+
+    sensors = sample_data_directory() / "sensors"
+    config = SeriesTrainingConfig(**settings)
+    test = {}
+    if config.task != "anomaly":
+        test = {"test_data": sensors / "test.csv", "test_rul": sensors / "test_rul.csv"}
+    result = run_series_training(
+        Path(data) if data else sensors / "train.csv", config, listeners=listeners, **test
+    )
+    summary = {
+        "model": config.model,
+        "task": config.task,
+        "epochs_run": result.epochs_run,
+        "seconds": round(result.seconds, 1),
+    } | summary_metrics(config.task, result.evaluation)
+    return (lambda registry, name: save_series_run(result, registry, name)), summary

@@ -688,3 +688,33 @@ def predict_series(
         frame["probability"] = predicted
         frame["failing"] = predicted >= 0.5
     return frame
+
+
+def evaluate_series(
+    model, scaler: SensorScaler, config: SeriesTrainingConfig, dataset, final_rul=None
+) -> tuple[dict, pd.DataFrame]:
+    """Scores a trained RUL or failure model on labelled units, as training evaluates its test set.
+
+    Args:
+        model: The trained model.
+        scaler: The run's fitted `SensorScaler`.
+        config: The run's `SeriesTrainingConfig` (task "rul" or "failure").
+        dataset: A `SeriesDataset` of the units to score.
+        final_rul: Each unit's true RUL at its last row (a Series indexed by unit, or values in
+            unit order); None when the units ran to failure.
+
+    Returns:
+        `(evaluation, predictions)` as in `SeriesRunResult`.
+
+    Raises:
+        ValueError: For task "anomaly" (see `core.evaluation_anomalies`), or unusable data.
+    """
+    config = config.validate()
+    if config.task == "anomaly":
+        raise ValueError(
+            "Expected a RUL or failure model; anomaly models are scored against known stretches "
+            "(core.evaluation_anomalies). Received: task='anomaly'"
+        )
+    _check_dataset(dataset)
+    frame = dataset.frame
+    return _evaluate(model, scaler, config, frame, _true_rul(frame, final_rul))

@@ -149,6 +149,7 @@ def _record_row(record) -> dict:
         "task": record.metadata.get("task"),
         "classes": record.metadata.get("classes"),
         "accuracy": metrics.get("accuracy"),
+        "rmse": metrics.get("rmse"),
         "created_at": record.metadata.get("created_at"),
     }
 
@@ -159,8 +160,10 @@ def command_models(arguments: argparse.Namespace) -> int:
     if action == "list":
         rows = [_record_row(record) for record in registry.list()]
         for row in rows:
-            accuracy = "" if row["accuracy"] is None else f"accuracy {row['accuracy']:.4f}"
-            print(f"{row['reference']:<32} {row['task']:<22} {accuracy}")
+            shown = " ".join(
+                f"{key} {row[key]:.4f}" for key in ("accuracy", "rmse") if row[key] is not None
+            )
+            print(f"{row['reference']:<32} {row['task']:<22} {shown}")
         if not rows:
             print(f"No models in {registry.directory}")
         payload: dict = {"models": rows}

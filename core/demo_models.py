@@ -19,13 +19,13 @@ DEMO_RUL_MODEL = "demo-rul"
 DEMO_FAILURE_MODEL = "demo-failure"
 DEMO_ANOMALY_MODEL = "demo-anomaly"
 # Name -> training settings. Image demos train on sample_data/images; series demos on
-# sample_data/sensors/train.csv (RUL and failure are tested on test.csv + test_rul.csv). Epoch
+# sample_data/sensors/train.csv (the RUL demo is tested on test.csv + test_rul.csv). Epoch
 # counts are sized for a 2-core CPU.
 DEMO_MODEL_SETTINGS = {
     DEMO_IMAGE_MODEL: {"model": "defect_cnn", "epochs": 60, "early_stopping_patience": 0},
     "demo-seed-cnn": {"model": "seed_cnn", "epochs": 10},
-    DEMO_RUL_MODEL: {"task": "rul", "epochs": 60},
-    DEMO_FAILURE_MODEL: {"task": "failure", "epochs": 40},
+    DEMO_RUL_MODEL: {"task": "rul", "epochs": 100},
+    DEMO_FAILURE_MODEL: {"task": "failure", "epochs": 60},
     DEMO_ANOMALY_MODEL: {"task": "anomaly", "model": "conv1d", "epochs": 40},
 }
 
@@ -142,7 +142,9 @@ def _train_series_demo(settings: dict, data, listeners) -> tuple:
     sensors = sample_data_directory() / "sensors"
     config = SeriesTrainingConfig(**settings)
     test = {}
-    if config.task != "anomaly":
+    # The failure demo is scored on held-out units that ran to failure: the test machines stop
+    # before most of them are within the horizon, which leaves almost no failing windows to score.
+    if config.task == "rul":
         test = {"test_data": sensors / "test.csv", "test_rul": sensors / "test_rul.csv"}
     result = run_series_training(
         Path(data) if data else sensors / "train.csv", config, listeners=listeners, **test

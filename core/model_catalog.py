@@ -66,6 +66,13 @@ COMPARED_METRICS = (
     "defect_recall",
     "false_reject_rate",
     "test_count",
+    "rmse",
+    "mae",
+    "score",
+    "precision",
+    "recall",
+    "f1",
+    "count",
 )
 
 
@@ -97,8 +104,8 @@ def registry_table(records: Sequence, demo_names: Sequence[str] = ()) -> pd.Data
 
     Returns:
         A DataFrame with the columns `model` ("name:version"), `name`, `version`, `task`,
-        `classes`, `accuracy`, `macro_f1`, `dataset` (source), `images` (count), `created`
-        (UTC timestamp), `demo` and `class_counts`.
+        `classes`, `accuracy`, `macro_f1`, `rmse` (RUL models), `dataset` (source), `images`
+        (count), `created` (UTC timestamp), `demo` and `class_counts`.
     """
     rows = []
     for record in records:
@@ -117,6 +124,7 @@ def registry_table(records: Sequence, demo_names: Sequence[str] = ()) -> pd.Data
                 "classes": ", ".join(metadata.get("classes", [])),
                 "accuracy": _number(metrics.get("accuracy")),
                 "macro_f1": _number(metrics.get("macro_f1")),
+                "rmse": _number(metrics.get("rmse")),
                 "dataset": _short_source(dataset.get("source")),
                 "images": sum(counts.values()) if counts else None,
                 "class_counts": ", ".join(f"{key} {value}" for key, value in counts.items()),
@@ -127,11 +135,11 @@ def registry_table(records: Sequence, demo_names: Sequence[str] = ()) -> pd.Data
             }
         )
     columns = [
-        "model", "name", "version", "task", "classes", "accuracy", "macro_f1",
+        "model", "name", "version", "task", "classes", "accuracy", "macro_f1", "rmse",
         "dataset", "images", "created", "demo", "class_counts",
     ]  # fmt: skip
     frame = pd.DataFrame(rows, columns=columns)
-    for column in ("accuracy", "macro_f1"):
+    for column in ("accuracy", "macro_f1", "rmse"):
         frame[column] = frame[column].astype("float64")
     frame["images"] = frame["images"].astype("Int64")
     return frame

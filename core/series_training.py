@@ -115,7 +115,7 @@ class SeriesTrainingConfig:
     by_condition: bool | str = "auto"
     short_units: str = "pad"
     seed: int = 0
-    threshold_quantile: float = 0.99
+    threshold_quantile: float = 0.995
     healthy_rul: float | None = 100.0
 
     def validate(self) -> SeriesTrainingConfig:
@@ -395,38 +395,6 @@ def _evaluate(model, scaler, config, frame, true_rul) -> tuple[dict, pd.DataFram
     predictions["predicted"] = (predicted >= 0.5).astype(np.int64)
     predictions["true"] = predictions["true"].astype(np.int64)
     return _evaluate_failure(predictions), predictions
-
-
-def evaluate_series(
-    model,
-    scaler: SensorScaler,
-    config: SeriesTrainingConfig,
-    dataset,
-    final_rul: pd.Series | Sequence[float] | None = None,
-) -> tuple[dict, pd.DataFrame]:
-    """Evaluates a trained RUL or failure model on labelled units.
-
-    Args:
-        model, scaler, config: As returned in a `SeriesRunResult`.
-        dataset: The `SeriesDataset` to evaluate on.
-        final_rul: True RUL at each unit's last row (Series indexed by unit, or values in unit
-            order); None when the units ran to failure or carry a `rul` column.
-
-    Returns:
-        `(evaluation, predictions)` as in `SeriesRunResult`.
-
-    Raises:
-        ValueError: Task "anomaly" (use `core.series_anomaly`), missing sensors, or a true RUL
-            missing for a unit.
-    """
-    config = config.validate()
-    if config.task == "anomaly":
-        raise ValueError(
-            "Expected a 'rul' or 'failure' model (anomaly models are scored by "
-            f"core.series_anomaly). Received: task={config.task!r}"
-        )
-    _check_dataset(dataset)
-    return _evaluate(model, scaler, config, dataset.frame, _true_rul(dataset.frame, final_rul))
 
 
 def _evaluate_rul(predictions: pd.DataFrame, config: SeriesTrainingConfig) -> dict:

@@ -139,7 +139,8 @@ def run_series_training(
     result = train_series_model(
         dataset, config, listeners=listeners, cancellation=cancellation, test=test
     )
-    result.dataset_summary = dataset.summary()
+    source = str(data) if isinstance(data, str | os.PathLike) else "upload"
+    result.dataset_summary = dataset.summary() | {"source": source}
     result.dataset_fingerprint = series_fingerprint(dataset)
     return result
 

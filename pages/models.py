@@ -41,7 +41,9 @@ if problems:
     with st.expander(f"{len(problems)} registry entries could not be read"):
         st.dataframe([problem.as_dict() for problem in problems], hide_index=True)
 if not records:
-    st.info("The registry is empty: train a model on the 'Train image model' page.")
+    st.info(
+        "The registry is empty: train a model on the 'Train image model' or 'Sensor monitor' page."
+    )
     st.stop()
 
 st.dataframe(
@@ -51,6 +53,7 @@ st.dataframe(
     column_config={
         "accuracy": st.column_config.NumberColumn("accuracy", format="percent"),
         "macro_f1": st.column_config.NumberColumn("macro-F1", format="%.3f"),
+        "rmse": st.column_config.NumberColumn("RUL RMSE", format="%.2f"),
         "created": st.column_config.DatetimeColumn("created (UTC)", format="YYYY-MM-DD HH:mm"),
         "demo": st.column_config.CheckboxColumn("demo"),
         "name": None,

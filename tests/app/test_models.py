@@ -34,11 +34,15 @@ def test_table_lists_the_demo_models_with_metrics_and_data(isolated_registry):
     assert DEMO_IMAGE_MODEL in demo_names
     assert sorted(table["model"]) == [f"{name}:1" for name in demo_names]
     assert table["demo"].all()
-    assert set(table["task"]) == {"image_classification"}
-    assert table["accuracy"].between(0, 1).all()
-    assert table["macro_f1"].between(0, 1).all()
-    assert (table["images"] > 0).all()
-    assert table["classes"].str.contains(",").all()
+    assert set(table["task"]) == {
+        "image_classification", "series_rul", "series_failure", "series_anomaly",
+    }  # fmt: skip
+    images = table[table["task"] == "image_classification"]
+    assert images["accuracy"].between(0, 1).all()
+    assert images["macro_f1"].between(0, 1).all()
+    assert (images["images"] > 0).all()
+    assert images["classes"].str.contains(",").all()
+    assert table.loc[table["task"] == "series_rul", "rmse"].gt(0).all()
     assert table["created"].notna().all()
 
 

@@ -5,6 +5,7 @@ import streamlit as st
 
 from core import charts, charts_series, charts_training, sensor_jobs, sensor_results, ui
 from core import sensor_sources as sources
+from core.demo_models import DEMO_RUL_MODEL
 from core.image_jobs import job_rows, queue_text
 from core.jobs import JobRefused
 from core.maintenance import predictions_csv
@@ -286,8 +287,9 @@ if dataset is not None and mode == "Use a saved model":
         st.info("No sensor model is saved yet: train one above and save it.")
     else:
         models = {model["reference"]: model for model in models}
+        demo = next((name for name in models if name.startswith(f"{DEMO_RUL_MODEL}:")), None)
         reference = remembered_widget(
-            st.selectbox, "Saved model", "sensor_monitor_saved", next(iter(models)),
+            st.selectbox, "Saved model", "sensor_monitor_saved", demo or next(iter(models)),
             options=list(models), format_func=lambda reference: models[reference]["label"],
         )  # fmt: skip
         task = models[reference]["task"]

@@ -276,8 +276,9 @@ def test_a_saved_model_scores_the_test_units(open_page, isolated_registry):
     app.radio(key="sensor_monitor_mode").set_value("Use a saved model").run()
     assert not app.exception, app.exception
     assert not app.error, texts(app.error)
-    picker = app.selectbox(key="sensor_monitor_saved")
-    assert picker.value == "pump-rul:1"
+    # The bundled RUL demo model is preselected; the engineer picks the model just saved.
+    assert app.selectbox(key="sensor_monitor_saved").value == "demo-rul:1"
+    app.selectbox(key="sensor_monitor_saved").set_value("pump-rul:1").run()
     assert "3. Results" in texts(app.header)
     assert any("test_rul.csv" in text for text in texts(app.caption))
     assert metrics(app)["Units"] == "16"

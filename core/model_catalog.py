@@ -210,6 +210,25 @@ def export_file_name(record, format: str) -> str:
     return f"{record.name}-v{record.version}{export_choice(format).extension}"
 
 
+def export_input_note(record) -> str:
+    """One sentence on what an exported model takes and returns, for the export section."""
+    metadata = record.metadata
+    task = metadata.get("task", "")
+    shape = "x".join(str(size) for size in metadata.get("input_shape", []))
+    if task.startswith("series_"):
+        features = metadata.get("preprocessing", {}).get("feature_columns", [])
+        outputs = {
+            "series_rul": "the remaining useful life in cycles",
+            "series_failure": "the probability of failing within the horizon",
+            "series_anomaly": "the reconstructed window (score = per-sensor squared error)",
+        }[task]
+        return (
+            f"The model takes windows of {shape} (cycles x sensors {', '.join(features)}), "
+            f"z-scored with the scaler stored in its metadata, and returns {outputs}."
+        )
+    return f"The model takes raw 0-255 pixels at {shape} and returns class probabilities."
+
+
 def export_bytes(registry, reference: str, format: str) -> tuple[str, bytes]:
     """Exports a registered model and returns the file's name and bytes, for a download.
 

@@ -109,11 +109,17 @@ else:
     st.info("Choose two or more models to compare them.")
 
 st.header("Export")
-export_reference = st.selectbox("Model to export", references, key="models_export_model")
+# The first compared model is the one the engineer is looking at.
+export_reference = st.selectbox(
+    "Model to export",
+    references,
+    index=references.index(selected[0]) if selected else 0,
+    key="models_export_model",
+)
 export_record = by_reference[export_reference]
 st.caption(
-    "SavedModel and TensorFlow Lite files are converted when you click (a few seconds); the "
-    "model takes raw 0-255 pixels at its input size and returns class probabilities."
+    "SavedModel and TensorFlow Lite files are converted when you click (a few seconds). "
+    + model_catalog.export_input_note(export_record)
 )
 buttons = st.columns(len(model_catalog.EXPORT_CHOICES))
 for cell, choice in zip(buttons, model_catalog.EXPORT_CHOICES, strict=True):

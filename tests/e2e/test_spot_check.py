@@ -73,6 +73,8 @@ def test_models_page_compares_and_exports_the_demo_models(page, app_url):
     SCREENSHOT_DIRECTORY.mkdir(exist_ok=True)
     page.screenshot(path=str(SCREENSHOT_DIRECTORY / "models.png"), full_page=True)
 
+    # A download is generated on click from the page's latest run: click once that run is over.
+    wait_for_app_idle(page, TIMEOUT)
     for label, extension in (
         ("Keras (.keras)", ".keras"),
         ("TensorFlow Lite (.tflite)", ".tflite"),

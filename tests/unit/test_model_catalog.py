@@ -316,3 +316,22 @@ def _tiny_keras_file(path: Path) -> None:
     inputs = keras.Input((16, 16, 1))
     outputs = layers.Dense(len(CLASSES), activation="softmax")(layers.Flatten()(inputs))
     keras.Model(inputs, outputs).save(path)
+
+
+def test_export_note_says_what_an_image_or_series_model_takes():
+    image = ModelRecord(
+        "cam", 1, Path("."), {"task": "image_classification", "input_shape": [64, 64, 1]}
+    )
+    assert model_catalog.export_input_note(image) == (
+        "The model takes raw 0-255 pixels at 64x64x1 and returns class probabilities."
+    )
+    metadata = {
+        "task": "series_rul",
+        "input_shape": [30, 2],
+        "preprocessing": {"feature_columns": ["sensor_02", "sensor_03"]},
+    }
+    note = model_catalog.export_input_note(ModelRecord("pump", 1, Path("."), metadata))
+    assert note.startswith(
+        "The model takes windows of 30x2 (cycles x sensors sensor_02, sensor_03)"
+    )
+    assert note.endswith("returns the remaining useful life in cycles.")

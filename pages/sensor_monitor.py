@@ -3,7 +3,15 @@
 import pandas as pd
 import streamlit as st
 
-from core import charts, charts_series, charts_training, sensor_jobs, sensor_results, ui
+from core import (
+    charts,
+    charts_anomaly,
+    charts_series,
+    charts_training,
+    sensor_jobs,
+    sensor_results,
+    ui,
+)
 from core import sensor_sources as sources
 from core.demo_models import DEMO_RUL_MODEL
 from core.image_jobs import job_rows, queue_text
@@ -270,7 +278,7 @@ def show_anomaly(run, key):
     show_metrics(view["headline"])
     unit = st.selectbox("Unit", view["units"], key=f"{key}_u")
     st.plotly_chart(
-        charts_series.anomaly_timeline(
+        charts_anomaly.anomaly_timeline(
             view["scores"], view["threshold"], unit=unit,
             injected=sensor_results.labels_for_unit(run.labels, unit),
         ),

@@ -7,7 +7,7 @@ import pandas as pd
 import plotly.graph_objects as go
 import pytest
 
-from core import charts_series, charts_training, maintenance
+from core import charts_anomaly, charts_series, charts_training, maintenance
 from core.evaluation_series import evaluate_regression
 
 
@@ -205,7 +205,7 @@ def test_anomaly_timeline_threshold_flagged_and_injected_stretches():
     injected = pd.DataFrame(
         {"start_cycle": [2, 9], "end_cycle": [3, 11], "kind": ["noise_burst", "level_shift"]}
     )
-    figure = charts_series.anomaly_timeline(scores_frame(), 0.5, injected=injected)
+    figure = charts_anomaly.anomaly_timeline(scores_frame(), 0.5, injected=injected)
     (line,) = figure.data
     assert list(line.x) == list(range(1, 13))
     assert line.y[1] == 0.9
@@ -226,17 +226,17 @@ def test_anomaly_timeline_threshold_flagged_and_injected_stretches():
 def test_anomaly_timeline_picks_the_named_unit():
     other = scores_frame().assign(unit="other", flagged=False)
     scores = pd.concat([scores_frame(), other], ignore_index=True)
-    figure = charts_series.anomaly_timeline(scores, 0.5, unit="other")
+    figure = charts_anomaly.anomaly_timeline(scores, 0.5, unit="other")
     assert len(figure.data[0].x) == 12
     assert len(figure.layout.shapes) == 1  # Only the threshold: nothing flagged.
     with pytest.raises(ValueError) as error:
-        charts_series.anomaly_timeline(scores, 0.5)
+        charts_anomaly.anomaly_timeline(scores, 0.5)
     assert str(error.value) == (
         "Expected `unit` naming one unit when scores hold several (or none). "
         "Received: unit=None, units=['live', 'other']"
     )
     with pytest.raises(ValueError) as error:
-        charts_series.anomaly_timeline(scores, 0.5, unit="missing")
+        charts_anomaly.anomaly_timeline(scores, 0.5, unit="missing")
     assert str(error.value) == (
         "Expected `unit` among the units in `scores`. Received: unit='missing'"
     )
@@ -244,16 +244,16 @@ def test_anomaly_timeline_picks_the_named_unit():
 
 def test_anomaly_timeline_rejects_bad_threshold_and_injected_stretches():
     with pytest.raises(ValueError) as error:
-        charts_series.anomaly_timeline(scores_frame(), float("nan"))
+        charts_anomaly.anomaly_timeline(scores_frame(), float("nan"))
     assert str(error.value) == "Expected `threshold` to be a finite number. Received: threshold=nan"
     backwards = pd.DataFrame({"start_cycle": [9], "end_cycle": [3], "kind": ["spike"]})
     with pytest.raises(ValueError) as error:
-        charts_series.anomaly_timeline(scores_frame(), 0.5, injected=backwards)
+        charts_anomaly.anomaly_timeline(scores_frame(), 0.5, injected=backwards)
     assert str(error.value) == (
         "Expected each injected stretch to have start_cycle <= end_cycle. Received: rows=[[9, 3]]"
     )
     with pytest.raises(ValueError, match=r"Received: missing=\['kind'\]"):
-        charts_series.anomaly_timeline(
+        charts_anomaly.anomaly_timeline(
             scores_frame(), 0.5, injected=backwards.drop(columns=["kind"])
         )
 
@@ -342,7 +342,7 @@ def test_every_figure_serialises_to_json():
         charts_series.rul_over_cycles(predictions_frame(), [1, 2], cap=125),
         charts_series.predicted_against_true(per_unit_frame()),
         charts_series.error_histogram(per_unit_frame()),
-        charts_series.anomaly_timeline(scores_frame(), 0.5),
+        charts_anomaly.anomaly_timeline(scores_frame(), 0.5),
     ]
     for figure in figures:
         assert figure.to_json().startswith("{")

@@ -7,6 +7,7 @@ from core.demo_models import bundled_demo_models
 
 COMPARISON_COLUMNS = 3
 PENDING_DELETE_KEY = "models_pending_delete"
+PREPARED_EXPORT_KEY = "models_prepared_export"
 DELETED_MESSAGE_KEY = "models_deleted_message"
 
 registry = ui.registry()
@@ -118,17 +119,34 @@ export_reference = st.selectbox(
 )
 export_record = by_reference[export_reference]
 st.caption(
-    "SavedModel and TensorFlow Lite files are converted when you click (a few seconds). "
-    + model_catalog.export_input_note(export_record)
+    "SavedModel and TensorFlow Lite files are converted when you click Prepare (a few "
+    "seconds). " + model_catalog.export_input_note(export_record)
 )
+# Files are made on the server before the download button is drawn: a button whose file is made
+# on click (a callable) sometimes never started its download in Chromium.
+prepared = st.session_state.setdefault(PREPARED_EXPORT_KEY, {})
 buttons = st.columns(len(model_catalog.EXPORT_CHOICES))
 for cell, choice in zip(buttons, model_catalog.EXPORT_CHOICES, strict=True):
+    wanted = (export_reference, choice.format, export_record.model_path.stat().st_mtime)
+    if choice.format != "keras" and prepared.get("key") != wanted:
+        if cell.button(f"Prepare {choice.label}", key=f"models_prepare_{choice.format}"):
+            try:
+                with st.spinner(f"Converting {export_reference}..."):
+                    data = model_catalog.export_bytes(registry, export_reference, choice.format)[1]
+                prepared.clear()  # One converted file per session: they can be large.
+                prepared.update(key=wanted, data=data)
+            except ValueError as error:
+                cell.error(f"Not exported: {error}")
+        if prepared.get("key") != wanted:
+            continue
+    data = (
+        prepared["data"]
+        if choice.format != "keras"
+        else model_catalog.export_bytes(registry, export_reference, choice.format)[1]
+    )
     cell.download_button(
         choice.label,
-        # A callable is run only when clicked: no conversion on every page run.
-        data=lambda format=choice.format, reference=export_reference: model_catalog.export_bytes(
-            registry, reference, format
-        )[1],
+        data=data,
         file_name=model_catalog.export_file_name(export_record, choice.format),
         mime=choice.mime,
         key=f"models_export_{choice.format}",

@@ -65,14 +65,22 @@ def test_the_two_demo_models_are_compared_side_by_side(isolated_registry):
     assert "Choose two or more models" in app.info[0].value
 
 
-def test_export_offers_three_formats(isolated_registry):
+def test_export_offers_keras_at_once_and_converts_the_other_formats_on_demand(isolated_registry):
     app = open_page(isolated_registry)
     labels = [button.proto.label for button in app.get("download_button")]
-    assert labels == [
-        "Keras (.keras)",
-        "TensorFlow SavedModel (.zip)",
-        "TensorFlow Lite (.tflite)",
-    ]
+    assert labels == ["Keras (.keras)"]
+    assert app.button(key="models_prepare_savedmodel").label == (
+        "Prepare TensorFlow SavedModel (.zip)"
+    )
+
+    app.button(key="models_prepare_tflite").click().run()
+    assert not app.exception, app.exception
+    downloads = {button.proto.label: button for button in app.get("download_button")}
+    assert list(downloads) == ["Keras (.keras)", "TensorFlow Lite (.tflite)"]
+    # Only one converted file is kept per session: preparing another replaces it.
+    app.button(key="models_prepare_savedmodel").click().run()
+    labels = [button.proto.label for button in app.get("download_button")]
+    assert labels == ["Keras (.keras)", "TensorFlow SavedModel (.zip)"]
 
 
 def test_delete_needs_confirmation_then_removes_the_model(isolated_registry):

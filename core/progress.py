@@ -64,3 +64,28 @@ def plain_floats(logs: Mapping[str, object] | None) -> dict[str, float]:
         except (TypeError, ValueError):
             continue
     return converted
+
+
+def emit_train_end(
+    listeners: Iterable[object | None],
+    *,
+    epochs_run: int,
+    cancelled: bool,
+    best_epoch: int | None,
+    seconds: float,
+    history: Mapping[str, list[float]],
+) -> None:
+    """Tells every listener that training ended, with the metrics of the best epoch."""
+    best_metrics = (
+        {key: values[best_epoch - 1] for key, values in history.items()} if best_epoch else {}
+    )
+    ProgressBroadcaster(listeners).emit(
+        "on_train_end",
+        {
+            "epochs_run": epochs_run,
+            "cancelled": cancelled,
+            "best_epoch": best_epoch,
+            "seconds": seconds,
+            "best_metrics": best_metrics,
+        },
+    )

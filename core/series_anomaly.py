@@ -30,7 +30,7 @@ from core.data.validation import describe_value
 from core.data.windows import SensorScaler, make_windows, rul_targets
 from core.evaluation_anomalies import evaluate_anomalies, load_anomaly_labels
 from core.models.series_autoencoder import AUTOENCODER_PRESETS, build_sequence_autoencoder
-from core.progress import CancellationToken, ProgressBroadcaster
+from core.progress import CancellationToken, emit_train_end
 from core.series_training import SeriesRunResult, SeriesTrainingConfig
 from core.training import make_progress_callback
 
@@ -412,16 +412,12 @@ def train_anomaly_detector(
         **run,
     )
     best = run["best_epoch"]
-    ProgressBroadcaster(listeners).emit(
-        "on_train_end",
-        {
-            "epochs_run": run["epochs_run"],
-            "cancelled": run["cancelled"],
-            "best_epoch": best,
-            "seconds": run["seconds"],
-            "best_metrics": {key: values[best - 1] for key, values in run["history"].items()}
-            if best
-            else {},
-        },
+    emit_train_end(
+        listeners,
+        epochs_run=run["epochs_run"],
+        cancelled=run["cancelled"],
+        best_epoch=best,
+        seconds=run["seconds"],
+        history=run["history"],
     )
     return result

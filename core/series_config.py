@@ -18,6 +18,7 @@ from typing import Any
 
 import pandas as pd
 
+from core.config_checks import is_integer, is_number, require_field
 from core.data.windows import DEFAULT_RUL_CAP, SHORT_UNIT_CHOICES, SensorScaler
 from core.image_pipeline import OPTIMIZERS, SCHEDULES
 from core.models.series import DEFAULT_SERIES_MODEL, SERIES_MODEL_PRESETS
@@ -33,22 +34,6 @@ __all__ = [
 SERIES_TASKS = ("rul", "failure", "anomaly")
 LABEL_SOURCES = ("rul", "column")
 FAILURE_CLASS_NAMES = ["healthy", "failing"]
-
-
-def _is_integer(value: object) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _is_number(value: object) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
-
-
-def _require(condition: bool, expectation: str, config: object, name: str) -> None:
-    """Raises the standard ValueError for field `name` of `config` unless `condition` holds."""
-    if not condition:
-        raise ValueError(
-            f"Expected `{name}` {expectation}. Received: {name}={getattr(config, name)!r}"
-        )
 
 
 @dataclasses.dataclass
@@ -118,8 +103,8 @@ class SeriesTrainingConfig:
         Raises:
             ValueError: A field has an unusable value; the message names it.
         """
-        _require(self.task in SERIES_TASKS, f"to be one of {list(SERIES_TASKS)}", self, "task")
-        _require(
+        require_field(self.task in SERIES_TASKS, f"to be one of {list(SERIES_TASKS)}", self, "task")
+        require_field(
             self.model in SERIES_MODEL_PRESETS,
             f"to be one of {list(SERIES_MODEL_PRESETS)}",
             self,
@@ -136,54 +121,58 @@ class SeriesTrainingConfig:
             ("seed", 0),
         ):
             value = getattr(self, name)
-            _require(
-                _is_integer(value) and value >= minimum,
+            require_field(
+                is_integer(value) and value >= minimum,
                 f"to be an integer >= {minimum}",
                 self,
                 name,
             )
         rate = self.learning_rate
-        _require(
-            _is_number(rate) and 0 < rate <= 1, "to be a number in (0, 1]", self, "learning_rate"
+        require_field(
+            is_number(rate) and 0 < rate <= 1, "to be a number in (0, 1]", self, "learning_rate"
         )
         for name in ("rul_cap", "healthy_rul"):
             value = getattr(self, name)
-            _require(
-                value is None or (_is_number(value) and value > 0),
+            require_field(
+                value is None or (is_number(value) and value > 0),
                 "to be a positive number or None",
                 self,
                 name,
             )
         for name, choices in (("optimizer", OPTIMIZERS), ("schedule", SCHEDULES)):
-            _require(getattr(self, name) in choices, f"to be one of {list(choices)}", self, name)
-        _require(
+            require_field(
+                getattr(self, name) in choices, f"to be one of {list(choices)}", self, name
+            )
+        require_field(
             self.label_source in LABEL_SOURCES,
             f"to be one of {list(LABEL_SOURCES)}",
             self,
             "label_source",
         )
-        _require(
+        require_field(
             self.by_condition == "auto" or isinstance(self.by_condition, bool),
             "to be 'auto', True or False",
             self,
             "by_condition",
         )
-        _require(
+        require_field(
             self.short_units in SHORT_UNIT_CHOICES,
             f"to be one of {list(SHORT_UNIT_CHOICES)}",
             self,
             "short_units",
         )
         quantile = self.threshold_quantile
-        _require(
-            _is_number(quantile) and 0 < quantile < 1,
+        require_field(
+            is_number(quantile) and 0 < quantile < 1,
             "to be a number in (0, 1)",
             self,
             "threshold_quantile",
         )
         for name in ("validation_fraction", "test_fraction"):
             value = getattr(self, name)
-            _require(_is_number(value) and 0 <= value < 1, "to be a number in [0, 1)", self, name)
+            require_field(
+                is_number(value) and 0 <= value < 1, "to be a number in [0, 1)", self, name
+            )
         if self.validation_fraction + self.test_fraction >= 1:
             raise ValueError(
                 "Expected `validation_fraction + test_fraction` below 1 so training data remains. "

@@ -25,7 +25,7 @@ from core.data.splits import split_units
 from core.data.windows import SensorScaler
 from core.image_pipeline import make_optimizer
 from core.models.series import build_series_model
-from core.progress import CancellationToken, ProgressBroadcaster
+from core.progress import CancellationToken, emit_train_end
 from core.series_config import (
     FAILURE_CLASS_NAMES,
     LABEL_SOURCES,
@@ -240,16 +240,12 @@ def train_series_model(
         test_units=[plain_value(unit) for unit in evaluation_units],
         problems=problems,
     )
-    ProgressBroadcaster(listeners).emit(
-        "on_train_end",
-        {
-            "epochs_run": epochs_run,
-            "cancelled": result.cancelled,
-            "best_epoch": best_epoch,
-            "seconds": seconds,
-            "best_metrics": {key: values[best_epoch - 1] for key, values in history_lists.items()}
-            if best_epoch
-            else {},
-        },
+    emit_train_end(
+        listeners,
+        epochs_run=epochs_run,
+        cancelled=result.cancelled,
+        best_epoch=best_epoch,
+        seconds=seconds,
+        history=history_lists,
     )
     return result

@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from core.config_checks import is_integer, is_number, require_field
 from core.image_pipeline import (
     OPTIMIZERS,
     SCHEDULES,
@@ -35,7 +36,7 @@ from core.models.image import (
     build_image_model,
     dataclass_from_dict,
 )
-from core.progress import CancellationToken, ProgressBroadcaster, plain_floats
+from core.progress import CancellationToken, ProgressBroadcaster, emit_train_end, plain_floats
 
 
 @dataclasses.dataclass
@@ -93,7 +94,9 @@ class ImageTrainingConfig:
                 f"Received: model={self.model!r}"
             )
         for name, choices in (("optimizer", OPTIMIZERS), ("schedule", SCHEDULES)):
-            _require(getattr(self, name) in choices, f"to be one of {list(choices)}", self, name)
+            require_field(
+                getattr(self, name) in choices, f"to be one of {list(choices)}", self, name
+            )
         for name, minimum in (
             ("epochs", 1),
             ("batch_size", 1),
@@ -102,28 +105,28 @@ class ImageTrainingConfig:
             ("seed", 0),
         ):
             value = getattr(self, name)
-            _require(
-                _is_integer(value) and value >= minimum,
+            require_field(
+                is_integer(value) and value >= minimum,
                 f"to be an integer >= {minimum}",
                 self,
                 name,
             )
         rate = self.learning_rate
-        _require(
-            _is_number(rate) and 0 < rate <= 1, "to be a number in (0, 1]", self, "learning_rate"
+        require_field(
+            is_number(rate) and 0 < rate <= 1, "to be a number in (0, 1]", self, "learning_rate"
         )
         size = self.image_size
-        _require(
+        require_field(
             isinstance(size, Sequence)
             and len(size) == 2
-            and all(map(_is_integer, size))
+            and all(map(is_integer, size))
             and min(size) >= 8,
             "to be (height, width) with sides >= 8 pixels",
             self,
             "image_size",
         )
-        _require(self.channels in (1, 3), "to be 1 or 3", self, "channels")
-        _require(
+        require_field(self.channels in (1, 3), "to be 1 or 3", self, "channels")
+        require_field(
             isinstance(self.augmentation, AugmentationConfig),
             "to be an AugmentationConfig",
             self,
@@ -132,7 +135,9 @@ class ImageTrainingConfig:
         self.augmentation.validate()
         for name in ("validation_fraction", "test_fraction"):
             value = getattr(self, name)
-            _require(_is_number(value) and 0 <= value < 1, "to be a number in [0, 1)", self, name)
+            require_field(
+                is_number(value) and 0 <= value < 1, "to be a number in [0, 1)", self, name
+            )
         if self.validation_fraction + self.test_fraction >= 1:
             raise ValueError(
                 "Expected `validation_fraction + test_fraction` below 1 so training data remains. "
@@ -160,22 +165,6 @@ class ImageTrainingConfig:
         if isinstance(arguments.get("augmentation"), Mapping):
             arguments["augmentation"] = AugmentationConfig.from_dict(arguments["augmentation"])
         return dataclass_from_dict(cls, arguments)
-
-
-def _is_integer(value: object) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _is_number(value: object) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
-
-
-def _require(condition: bool, expectation: str, config: object, name: str) -> None:
-    """Raises the standard ValueError for field `name` of `config` unless `condition` holds."""
-    if not condition:
-        raise ValueError(
-            f"Expected `{name}` {expectation}. Received: {name}={getattr(config, name)!r}"
-        )
 
 
 @dataclasses.dataclass
@@ -376,17 +365,13 @@ def train_image_classifier(
         seconds=seconds,
         samples_per_second=samples_per_second,
     )
-    ProgressBroadcaster(listeners).emit(
-        "on_train_end",
-        {
-            "epochs_run": epochs_run,
-            "cancelled": result.cancelled,
-            "best_epoch": best_epoch,
-            "seconds": seconds,
-            "best_metrics": {key: values[best_epoch - 1] for key, values in history_lists.items()}
-            if best_epoch
-            else {},
-        },
+    emit_train_end(
+        listeners,
+        epochs_run=epochs_run,
+        cancelled=result.cancelled,
+        best_epoch=best_epoch,
+        seconds=seconds,
+        history=history_lists,
     )
     return result
 

@@ -43,6 +43,7 @@ class JobProgress:
         self.epoch_history: dict[str, list[float]] = collections.defaultdict(list)
         self.batch_points: list[dict[str, float]] = []
         self.message = ""
+        self.images: dict | None = None
 
     def on_train_begin(self, total_epochs: int, steps_per_epoch: int | None) -> None:
         with self._lock:
@@ -64,6 +65,11 @@ class JobProgress:
             for key, value in logs.items():
                 self.epoch_history[key].append(value)
 
+    def on_images(self, epoch: int, image) -> None:
+        """Keeps the latest picture a run drew (e.g. a GAN's sample grid) for the page."""
+        with self._lock:
+            self.images = {"epoch": epoch, "image": image}
+
     def set_message(self, message: str) -> None:
         with self._lock:
             self.message = message
@@ -83,6 +89,7 @@ class JobProgress:
                 "epoch_history": {key: list(values) for key, values in self.epoch_history.items()},
                 "batch_points": list(self.batch_points),
                 "message": self.message,
+                "images": dict(self.images) if self.images else None,
             }
 
 

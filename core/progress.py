@@ -23,6 +23,8 @@ class TrainingListener(Protocol):
 
     def on_train_end(self, logs: Mapping[str, object]) -> None: ...
 
+    def on_images(self, epoch: int, image: object) -> None: ...
+
 
 class ProgressBroadcaster:
     """Forwards each event to every listener that implements it.

@@ -220,7 +220,13 @@ def train_gan(
     progress = make_progress_callback(listeners, cancellation, config.epochs, steps_per_epoch)
     grid_callback = make_grid_callback(generator, len(class_names), listeners)
     started = time.perf_counter()
-    history = gan.fit(dataset, epochs=config.epochs, callbacks=[progress, grid_callback], verbose=0)
+    history = gan.fit(
+        dataset,
+        epochs=config.epochs,
+        callbacks=[progress, grid_callback],
+        shuffle=False,  # The pipeline shuffles; Keras would only warn.
+        verbose=0,
+    )
     seconds = time.perf_counter() - started
     history_lists = {
         key: [float(value) for value in values] for key, values in history.history.items()

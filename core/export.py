@@ -195,10 +195,12 @@ def _convert_to_tflite(model, display_name: str) -> bytes:
     for batch_size in (None, 1):
         signature = None
         if batch_size is not None:
-            signature = [
+            specs = [
                 tensorflow.TensorSpec([batch_size, *tensor.shape[1:]], tensor.dtype)
                 for tensor in model.inputs
             ]
+            # A model of several inputs (a conditional generator) takes them as one list.
+            signature = [specs] if len(specs) > 1 else specs
         with tempfile.TemporaryDirectory(prefix="linesight-tflite-") as work:
             try:
                 model.export(

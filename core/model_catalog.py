@@ -226,6 +226,15 @@ def export_input_note(record) -> str:
             f"The model takes windows of {shape} (cycles x sensors {', '.join(features)}), "
             f"z-scored with the scaler stored in its metadata, and returns {outputs}."
         )
+    if task == "gan":
+        preprocessing = metadata.get("preprocessing", {})
+        size = "x".join(str(side) for side in preprocessing.get("image_size", []))
+        classes = ", ".join(f"{index} = {name}" for index, name in enumerate(metadata["classes"]))
+        return (
+            f"The generator takes a standard-normal noise vector of {shape} floats and a class "
+            f"index ({classes}), and returns a {size} grayscale image in [-1, 1] "
+            "(pixels = (output + 1) * 127.5)."
+        )
     return f"The model takes raw 0-255 pixels at {shape} and returns class probabilities."
 
 

@@ -114,6 +114,31 @@ def test_export_tflite_converts_a_recurrent_model_with_batch_size_one(tmp_path):
     np.testing.assert_allclose(output, model.predict(window, verbose=0), rtol=1e-4, atol=1e-5)
 
 
+@pytest.mark.slow
+@pytest.mark.filterwarnings("ignore:.*tf.lite.Interpreter is deprecated:UserWarning")
+def test_export_tflite_converts_a_two_input_generator(tmp_path):
+    from core.models.gan import build_generator
+
+    generator = build_generator(latent_dim=8, number_of_classes=3, image_size=32)
+    registry = ModelRegistry(tmp_path)
+    registry.save(
+        generator,
+        "surface-gan",
+        make_metadata(task="gan", classes=["a", "b", "c"], input_shape=[8]),
+    )
+    written = registry.export("surface-gan", 1, "tflite", tmp_path)
+    interpreter = make_tflite_interpreter(written)
+    interpreter.allocate_tensors()
+    noise = np.linspace(-1, 1, 8, dtype="float32").reshape(1, 8)
+    label = np.array([[2]], dtype="int32")
+    for detail in interpreter.get_input_details():
+        interpreter.set_tensor(detail["index"], label if detail["dtype"] == np.int32 else noise)
+    interpreter.invoke()
+    output = interpreter.get_tensor(interpreter.get_output_details()[0]["index"])
+    expected = np.asarray(generator([noise, label], training=False))
+    np.testing.assert_allclose(output, expected, rtol=1e-4, atol=1e-4)
+
+
 # Exporting a model or a model file directly.
 
 

@@ -335,3 +335,14 @@ def test_export_note_says_what_an_image_or_series_model_takes():
         "The model takes windows of 30x2 (cycles x sensors sensor_02, sensor_03)"
     )
     assert note.endswith("returns the remaining useful life in cycles.")
+    metadata = {
+        "task": "gan",
+        "classes": ["ok", "pit"],
+        "input_shape": [100],
+        "preprocessing": {"image_size": [64, 64]},
+    }
+    assert model_catalog.export_input_note(ModelRecord("surface-gan", 1, Path("."), metadata)) == (
+        "The generator takes a standard-normal noise vector of 100 floats and a class index "
+        "(0 = ok, 1 = pit), and returns a 64x64 grayscale image in [-1, 1] "
+        "(pixels = (output + 1) * 127.5)."
+    )

@@ -11,7 +11,7 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from core import cli_commands, cli_series
+from core import cli_commands, cli_gan, cli_series
 from core.cli_commands import print_json
 
 
@@ -70,6 +70,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_train_parser(subcommands)
     add_model_parsers(subcommands)
+    cli_gan.add_gan_parsers(subcommands, add_common_options)
 
     demo = subcommands.add_parser(
         "demo-models", help="Train the bundled demo models on sample_data (commit the result)."
@@ -122,6 +123,7 @@ def add_train_parser(subcommands) -> None:
     add_common_options(image)
     image.set_defaults(handler=cli_commands.command_train_image)
     cli_series.add_train_series_parser(kinds, add_common_options)
+    cli_gan.add_train_gan_parser(kinds, add_common_options)
 
 
 def add_model_parsers(subcommands) -> None:

@@ -10,6 +10,7 @@ from core.models.gan import (  # noqa: E402
     ConditionalGAN,
     build_discriminator,
     build_generator,
+    differentiable_augment,
     to_generator_range,
     to_pixels,
 )
@@ -25,11 +26,33 @@ def test_generator_makes_images_of_every_supported_size(image_size):
     assert values.min() >= -1.0 and values.max() <= 1.0  # tanh range
 
 
-def test_discriminator_has_a_real_or_fake_head_and_a_class_head():
+def test_discriminator_judges_an_image_together_with_its_class():
+    keras.utils.set_random_seed(0)
     discriminator = build_discriminator(image_size=32, number_of_classes=4)
-    real_or_fake, class_logits = discriminator(np.zeros((3, 32, 32, 1), "float32"))
-    assert tuple(real_or_fake.shape) == (3, 1)
-    assert tuple(class_logits.shape) == (3, 4)
+    images = np.random.default_rng(0).uniform(-1, 1, (3, 32, 32, 1)).astype("float32")
+    logits = discriminator([images, np.array([[0], [1], [3]])])
+    assert tuple(logits.shape) == (3, 1)
+    # The class changes the verdict on the same images (projection of the class embedding).
+    other = discriminator([images, np.array([[2], [2], [2]])])
+    assert not np.allclose(np.asarray(logits), np.asarray(other))
+
+
+def test_differentiable_augment_flips_and_shifts_without_changing_the_pixels():
+    import tensorflow as tf
+
+    images = np.random.default_rng(1).uniform(-1, 1, (16, 32, 32, 1)).astype("float32")
+    seed_generator = keras.random.SeedGenerator(0)
+    variable = tf.Variable(images)
+    with tf.GradientTape() as tape:
+        augmented = differentiable_augment(variable, seed_generator)
+        total = tf.reduce_sum(augmented * augmented)
+    augmented = np.asarray(augmented)
+    assert augmented.shape == images.shape
+    # Flips and wrap-around shifts only move pixels: each image keeps its multiset of values.
+    assert np.allclose(np.sort(augmented.reshape(16, -1)), np.sort(images.reshape(16, -1)))
+    assert not np.allclose(augmented, images)
+    gradient = tape.gradient(total, variable)
+    assert np.allclose(np.asarray(gradient), 2 * images, atol=1e-5)
 
 
 def test_builders_are_functional_models():

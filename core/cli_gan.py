@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from core.cli_commands import open_registry, print_json
-from core.terminal_progress import TerminalProgressBar, format_logs
+from core.terminal_progress import TerminalProgressBar
 
 GAN_LOG_KEYS = ("d_loss", "g_loss")
 
@@ -81,21 +81,6 @@ def add_gan_parsers(subcommands, add_common_options) -> None:
     benefit.set_defaults(handler=command_gan_benefit)
 
 
-class GanProgressBar(TerminalProgressBar):
-    """The terminal progress bar, showing the GAN's two losses instead of loss and accuracy."""
-
-    def on_batch_end(self, epoch: int, step: int, logs: Mapping[str, float]) -> None:
-        position = f"{step}/{self.steps_per_epoch}" if self.steps_per_epoch else f"step {step}"
-        metrics = format_logs(logs, GAN_LOG_KEYS)
-        self.stream.write(f"\repoch {epoch}/{self.total_epochs} {position} {metrics}   ")
-        self.stream.flush()
-
-    def on_epoch_end(self, epoch: int, logs: Mapping[str, float]) -> None:
-        metrics = format_logs(logs, GAN_LOG_KEYS)
-        self.stream.write(f"\repoch {epoch}/{self.total_epochs} done: {metrics}{' ' * 20}\n")
-        self.stream.flush()
-
-
 class PhasePrinter:
     """Writes `set_message` phases to standard error, one line each."""
 
@@ -117,7 +102,7 @@ def command_train_gan(arguments: argparse.Namespace) -> int:
     ).validate()
     registry = open_registry(arguments)
     print(f"Loading images from {arguments.data} ...", flush=True)
-    result = run_gan_training(arguments.data, config, listeners=[GanProgressBar()])
+    result = run_gan_training(arguments.data, config, listeners=[TerminalProgressBar()])
     training = result.training
     name = arguments.name or f"gan-{Path(arguments.data).stem}"
     record = save_gan_run(result, registry, name)

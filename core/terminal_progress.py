@@ -11,6 +11,9 @@ from collections.abc import Mapping
 from typing import TextIO
 
 BAR_WIDTH = 24
+# Shown when present: a classifier logs loss and accuracy, a GAN its two losses.
+BATCH_KEYS = ("loss", "accuracy", "d_loss", "g_loss")
+EPOCH_KEYS = ("loss", "accuracy", "val_loss", "val_accuracy", "d_loss", "g_loss")
 
 
 def format_logs(logs: Mapping[str, float], keys: tuple[str, ...]) -> str:
@@ -40,12 +43,12 @@ class TerminalProgressBar:
             position = f"[{bar:<{BAR_WIDTH}}] {step}/{self.steps_per_epoch}"
         else:
             position = f"step {step}"
-        metrics = format_logs(logs, ("loss", "accuracy"))
+        metrics = format_logs(logs, BATCH_KEYS)
         self.stream.write(f"\repoch {epoch}/{self.total_epochs} {position} {metrics}   ")
         self.stream.flush()
 
     def on_epoch_end(self, epoch: int, logs: Mapping[str, float]) -> None:
-        metrics = format_logs(logs, ("loss", "accuracy", "val_loss", "val_accuracy"))
+        metrics = format_logs(logs, EPOCH_KEYS)
         self.stream.write(f"\repoch {epoch}/{self.total_epochs} done: {metrics}{' ' * 20}\n")
         self.stream.flush()
 

@@ -19,6 +19,29 @@ MAX_RUNNING_JOBS_VARIABLE = "LINESIGHT_MAX_RUNNING_JOBS"
 MAX_QUEUED_JOBS_VARIABLE = "LINESIGHT_MAX_QUEUED_JOBS"
 
 
+def _keep_keras_state_between_runs() -> None:
+    """Stops Streamlit from clearing the Keras session after every script run.
+
+    Streamlit calls `keras.backend.clear_session()` after each run, fragment polls included.
+    In Keras 3 that replaces the global state of every thread, so a model that a job thread is
+    building at that moment gets duplicate layer names ("The name 'dropout' is used 2 times")
+    and its training fails; about 1 GAN training in 3 failed so in the browser. Jobs build
+    their models from scratch and pages hold none, so nothing needs the clearing. The hook is
+    private to Streamlit: `tests/unit/test_ui.py` fails if an upgrade moves it.
+    """
+    from streamlit.runtime.scriptrunner import script_runner
+
+    if hasattr(script_runner, "_clean_problem_modules"):
+        script_runner._clean_problem_modules = _no_cleanup
+
+
+def _no_cleanup() -> None:
+    """Replaces Streamlit's per-run module cleanup (see `_keep_keras_state_between_runs`)."""
+
+
+_keep_keras_state_between_runs()
+
+
 def session_token() -> str:
     """This browser session's private token: the owner of its uploads and jobs."""
     if SESSION_TOKEN_KEY not in st.session_state:

@@ -35,7 +35,7 @@ def test_table_lists_the_demo_models_with_metrics_and_data(isolated_registry):
     assert sorted(table["model"]) == [f"{name}:1" for name in demo_names]
     assert table["demo"].all()
     assert set(table["task"]) == {
-        "image_classification", "series_rul", "series_failure", "series_anomaly",
+        "image_classification", "series_rul", "series_failure", "series_anomaly", "gan",
     }  # fmt: skip
     images = table[table["task"] == "image_classification"]
     assert images["accuracy"].between(0, 1).all()

@@ -18,7 +18,9 @@ DEMO_IMAGE_MODEL = "demo-defect-cnn"
 DEMO_RUL_MODEL = "demo-rul"
 DEMO_FAILURE_MODEL = "demo-failure"
 DEMO_ANOMALY_MODEL = "demo-anomaly"
-# Name -> training settings. Image demos train on sample_data/images; series demos on
+DEMO_GAN_MODEL = "demo-gan"
+# Name -> training settings. Image demos (and the GAN, which holds a quarter of each class out
+# for the "does it help" experiment) train on sample_data/images; series demos on
 # sample_data/sensors/train.csv (the RUL demo is tested on test.csv + test_rul.csv). Epoch
 # counts are sized for a 2-core CPU.
 DEMO_MODEL_SETTINGS = {
@@ -27,6 +29,7 @@ DEMO_MODEL_SETTINGS = {
     DEMO_RUL_MODEL: {"task": "rul", "epochs": 100},
     DEMO_FAILURE_MODEL: {"task": "failure", "epochs": 60},
     DEMO_ANOMALY_MODEL: {"task": "anomaly", "model": "conv1d", "epochs": 40},
+    DEMO_GAN_MODEL: {"gan": True, "image_size": 64, "epochs": 150},
 }
 
 
@@ -99,7 +102,12 @@ def build_demo_models(
         settings = dict(DEMO_MODEL_SETTINGS[name])
         if epochs is not None:
             settings["epochs"] = epochs
-        train = _train_series_demo if "task" in settings else _train_image_demo
+        if settings.pop("gan", False):
+            train = _train_gan_demo
+        elif "task" in settings:
+            train = _train_series_demo
+        else:
+            train = _train_image_demo
         save, summary = train(settings, data, listeners)
         with tempfile.TemporaryDirectory(dir=output_directory, prefix=".build-") as scratch:
             from core.registry import ModelRegistry
@@ -156,3 +164,22 @@ def _train_series_demo(settings: dict, data, listeners) -> tuple:
         "seconds": round(result.seconds, 1),
     } | summary_metrics(config.task, result.evaluation)
     return (lambda registry, name: save_series_run(result, registry, name)), summary
+
+
+def _train_gan_demo(settings: dict, data, listeners) -> tuple:
+    from core.data.bundled import sample_data_directory
+    from core.gan_training import GanTrainingConfig, run_gan_training, save_gan_run
+
+    config = GanTrainingConfig(**settings)
+    data_path = Path(data) if data else sample_data_directory() / "images"
+    result = run_gan_training(data_path, config, listeners=listeners)
+    history = result.training.history
+    summary = {
+        "model": "conditional_gan",
+        "epochs_run": result.training.epochs_run,
+        "seconds": round(result.training.seconds, 1),
+        "training_images": len(result.train_indices),
+        "final_d_loss": round(history["d_loss"][-1], 4),
+        "final_g_loss": round(history["g_loss"][-1], 4),
+    }
+    return (lambda registry, name: save_gan_run(result, registry, name)), summary

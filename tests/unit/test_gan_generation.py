@@ -129,3 +129,18 @@ def test_load_generator_refuses_a_classifier(tmp_path):
     assert str(error.value) == (
         "Expected a GAN (task 'gan'). Received: model='classifier' with task='image_classification'"
     )
+
+
+def test_bundled_demo_gan_generates_every_sample_class(tmp_path):
+    from core.data.bundled import sample_data_directory
+    from core.demo_models import DEMO_GAN_MODEL, ensure_demo_models
+
+    registry = ModelRegistry(tmp_path / "registry")
+    ensure_demo_models(registry)
+    data, counts = generate_zip(registry, DEMO_GAN_MODEL, 2)
+    classes = sorted(path.name for path in (sample_data_directory() / "images").iterdir())
+    assert counts == dict.fromkeys(classes, 2)
+    dataset = load_image_zip(data, name="demo.zip", image_size=(64, 64), channels=1)
+    assert dataset.class_counts() == dict.fromkeys(classes, 2)
+    metadata = registry.get(DEMO_GAN_MODEL).metadata
+    assert metadata["extra"]["holdout_files"], "the demo GAN holds images out for the experiment"

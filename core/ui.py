@@ -169,3 +169,38 @@ def remembered_widget(remembered: dict, factory, label: str, key: str, default, 
         options["value"] = value
     remembered[key] = factory(label, key=key, **options)
     return remembered[key]
+
+
+def _store_upload(uploads: dict, key: str) -> None:
+    value = st.session_state.get(key)
+    files = value if isinstance(value, list) else [value] if value else []
+    if files:
+        uploads[key] = [(file.name, file.getvalue()) for file in files]
+    else:
+        uploads.pop(key, None)
+
+
+def remembered_uploader(uploads: dict, label: str, key: str, types, multiple: bool = False):
+    """A file uploader whose files outlive page switches.
+
+    Streamlit drops a widget's files when a run does not draw it (another page was open); the
+    files are copied into `uploads` (a dict kept in `st.session_state`) on every change and used
+    again while the widget is empty.
+
+    Returns:
+        `[(name, bytes), ...]` of the current or remembered upload, or None.
+    """
+    st.file_uploader(
+        label,
+        type=types,
+        accept_multiple_files=multiple,
+        key=key,
+        on_change=_store_upload,
+        args=(uploads, key),
+    )
+    if st.session_state.get(key):
+        _store_upload(uploads, key)
+    elif uploads.get(key):
+        names = ", ".join(name for name, _ in uploads[key][:5])
+        st.caption(f"Using your earlier upload: {names}")
+    return uploads.get(key)

@@ -39,30 +39,8 @@ def remembered_widget(factory, label, key, default, **options):
     return ui.remembered_widget(remembered, factory, label, key, default, **options)
 
 
-def store_upload(key):
-    value = st.session_state.get(key)
-    files = value if isinstance(value, list) else [value] if value else []
-    if files:
-        uploads[key] = [(file.name, file.getvalue()) for file in files]
-    else:
-        uploads.pop(key, None)
-
-
 def uploader(label, key, types, multiple=False):
-    st.file_uploader(
-        label,
-        type=types,
-        accept_multiple_files=multiple,
-        key=key,
-        on_change=store_upload,
-        args=(key,),
-    )
-    if st.session_state.get(key):
-        store_upload(key)
-    elif uploads.get(key):
-        names = ", ".join(name for name, _ in uploads[key][:5])
-        st.caption(f"Using your earlier upload: {names}")
-    return uploads.get(key)
+    return ui.remembered_uploader(uploads, label, key, types, multiple)
 
 
 st.title("Train an image model")

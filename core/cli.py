@@ -92,6 +92,7 @@ def add_common_options(parser: argparse.ArgumentParser) -> None:
 
 def add_train_parser(subcommands) -> None:
     from core.models.image import DEFAULT_IMAGE_MODEL, IMAGE_MODEL_PRESETS
+    from core.precision import PRECISIONS
     from core.training import OPTIMIZERS, SCHEDULES, ImageTrainingConfig
 
     defaults = ImageTrainingConfig()
@@ -118,6 +119,12 @@ def add_train_parser(subcommands) -> None:
         default=defaults.steps_per_execution,
         help="Batches per call into TensorFlow: higher is faster on small models; progress and "
         "cancellation then act every that many batches.",
+    )
+    image.add_argument(
+        "--precision",
+        choices=PRECISIONS,
+        default=defaults.precision,
+        help="auto: mixed float16 when a GPU is present, else float32.",
     )
     image.add_argument("--name", help="Registry name (default: <model>-<data folder>).")
     add_common_options(image)

@@ -42,6 +42,7 @@ def image_config_from_arguments(arguments: argparse.Namespace):
         steps_per_execution=arguments.steps_per_execution,
         validation_fraction=arguments.validation_fraction,
         test_fraction=arguments.test_fraction,
+        precision=arguments.precision,
     ).validate()
 
 

@@ -36,6 +36,7 @@ from core.models.image import (
     build_image_model,
     dataclass_from_dict,
 )
+from core.precision import PRECISIONS, precision_scope, resolve_precision
 from core.progress import CancellationToken, ProgressBroadcaster, emit_train_end, plain_floats
 
 
@@ -64,6 +65,8 @@ class ImageTrainingConfig:
         seed: Seed for weights, shuffling, augmentation and the split.
         steps_per_execution: Batches run per call into TensorFlow. Higher values cut Python
             overhead on small models; progress and cancellation then act every that many batches.
+        precision: "auto" (mixed float16 when a GPU is present, else float32), "float32" or
+            "mixed_float16" (see `core.precision`).
     """
 
     model: str = DEFAULT_IMAGE_MODEL
@@ -81,6 +84,7 @@ class ImageTrainingConfig:
     test_fraction: float = 0.15
     seed: int = 0
     steps_per_execution: int = 1
+    precision: str = "auto"
 
     def validate(self) -> ImageTrainingConfig:
         """Checks every field; returns self.
@@ -126,6 +130,9 @@ class ImageTrainingConfig:
             "image_size",
         )
         require_field(self.channels in (1, 3), "to be 1 or 3", self, "channels")
+        require_field(
+            self.precision in PRECISIONS, f"to be one of {list(PRECISIONS)}", self, "precision"
+        )
         require_field(
             isinstance(self.augmentation, AugmentationConfig),
             "to be an AugmentationConfig",
@@ -306,13 +313,14 @@ def train_image_classifier(
     monitor = "val_loss" if validation is not None else "loss"
     steps_per_epoch = math.ceil(len(labels) / config.batch_size)
 
-    model = build_image_model(
-        config.model,
-        expected_shape,
-        number_of_classes,
-        augmentation=config.augmentation,
-        seed=config.seed,
-    )
+    with precision_scope(resolve_precision(config.precision)):
+        model = build_image_model(
+            config.model,
+            expected_shape,
+            number_of_classes,
+            augmentation=config.augmentation,
+            seed=config.seed,
+        )
     model.compile(
         optimizer=make_optimizer(
             config.optimizer,

@@ -167,7 +167,14 @@ def add_model_parsers(subcommands) -> None:
     add_common_options(show)
     export = actions.add_parser("export", help="Export a model for deployment.")
     export.add_argument("name", help="NAME or NAME:VERSION.")
-    export.add_argument("--format", default="keras", choices=("keras", "savedmodel", "tflite"))
+    export.add_argument(
+        "--format",
+        default="keras",
+        choices=("keras", "savedmodel", "tflite", "tflite-fp16", "tflite-int8"),
+    )
+    export.add_argument(
+        "--data", help="tflite-int8 only: labelled images (training set) to calibrate with."
+    )
     export.add_argument("--out", required=True, help="Output file or folder.")
     add_common_options(export)
     delete = actions.add_parser("delete", help="Delete a model (all versions, or NAME:VERSION).")

@@ -155,6 +155,16 @@ def _record_row(record) -> dict:
     }
 
 
+def representative_images(registry, reference: str, data: str):
+    """Images of `data` at the input size of image model `reference`, to calibrate int8."""
+    from core.data.images import load_images
+
+    metadata = registry.get(reference).metadata
+    height, width, channels = metadata["input_shape"]
+    dataset = load_images(Path(data), image_size=(height, width), channels=channels)
+    return dataset.images
+
+
 def command_models(arguments: argparse.Namespace) -> int:
     registry = open_registry(arguments)
     action = arguments.action
@@ -175,7 +185,16 @@ def command_models(arguments: argparse.Namespace) -> int:
         print(json.dumps(metadata, indent=2, default=str))
         payload = {"reference": record.reference, "metadata": metadata}
     elif action == "export":
-        path = registry.export(arguments.name, None, arguments.format, arguments.out)
+        representative = None
+        if arguments.format == "tflite-int8" and arguments.data:
+            representative = representative_images(registry, arguments.name, arguments.data)
+        path = registry.export(
+            arguments.name,
+            None,
+            arguments.format,
+            arguments.out,
+            representative_data=representative,
+        )
         print(f"Exported {arguments.name} as {arguments.format} to {path}")
         payload = {"model": arguments.name, "format": arguments.format, "out": str(path)}
     else:

@@ -32,6 +32,18 @@ class ExportFormat(enum.StrEnum):
     KERAS = "keras"
     SAVEDMODEL = "savedmodel"
     TFLITE = "tflite"
+    TFLITE_FP16 = "tflite-fp16"
+    TFLITE_INT8 = "tflite-int8"
+
+
+# TensorFlow Lite formats and the quantization each applies (None: float32 as trained).
+_TFLITE_QUANTIZATION = {
+    ExportFormat.TFLITE: None,
+    ExportFormat.TFLITE_FP16: "float16",
+    ExportFormat.TFLITE_INT8: "int8",
+}
+# Calibration needs a few hundred typical inputs, not the whole training set.
+MAX_REPRESENTATIVE_ITEMS = 200
 
 
 def validate_export_format(format: str | ExportFormat) -> ExportFormat:
@@ -81,6 +93,7 @@ def export_model(
     *,
     file_stem: str = "model",
     display_name: str | None = None,
+    representative_data=None,
 ) -> Path:
     """Writes a model in a format for deployment.
 
@@ -88,14 +101,19 @@ def export_model(
         model: A `keras.Model`, or the path of a `.keras` file. A file is copied byte for byte
             for `"keras"` and loaded with `safe_mode=True` for the other formats.
         format: `"keras"` (a `.keras` file), `"savedmodel"` (a TensorFlow SavedModel directory,
-            or a zip of it when `out_path` ends in `.zip`) or `"tflite"` (float32 TensorFlow
-            Lite with built-in operators only).
+            or a zip of it when `out_path` ends in `.zip`), `"tflite"` (float32 TensorFlow
+            Lite with built-in operators only), `"tflite-fp16"` (weights stored as float16) or
+            `"tflite-int8"` (weights and activations quantized to int8, calibrated on
+            `representative_data`; inputs and outputs stay float32).
         out_path: The file or directory to write. When it is an existing directory, the export
             is written inside it as `<file_stem>.keras`, `<file_stem>.tflite` or `<file_stem>`
             (a SavedModel directory).
         file_stem: The file name, without extension, used inside an existing directory.
             Default: "model".
         display_name: How error messages name the model. Default: None (`file_stem`).
+        representative_data: For `"tflite-int8"` only: typical inputs (an array whose first
+            axis counts items, e.g. training images), of which the first
+            `MAX_REPRESENTATIVE_ITEMS` calibrate the quantization. Default: None.
 
     Returns:
         The path written.
@@ -103,10 +121,18 @@ def export_model(
     Raises:
         TypeError: If `model` is neither a `keras.Model` nor a path.
         ValueError: If the format is unknown, the model file is missing or cannot be loaded
-            safely, TensorFlow Lite cannot convert the model, or a SavedModel directory already
-            exists at the destination.
+            safely, TensorFlow Lite cannot convert the model, a SavedModel directory already
+            exists at the destination, or int8 is asked for without representative data.
     """
     export_format = validate_export_format(format)
+    if export_format is ExportFormat.TFLITE_INT8 and (
+        representative_data is None or len(representative_data) == 0
+    ):
+        raise ValueError(
+            "Expected representative data (typical inputs, e.g. training images) to calibrate "
+            "an int8 TensorFlow Lite export. Received: representative_data="
+            f"{describe_value(representative_data)}"
+        )
     display_name = file_stem if display_name is None else display_name
     out_path = Path(out_path)
     source_path = _check_model(model)
@@ -122,9 +148,14 @@ def export_model(
     if source_path is not None:
         model = _load_model_file(source_path, display_name)
     model = inference_model(model)
-    if export_format is ExportFormat.TFLITE:
-        destination = _export_destination(out_path, file_stem, ".tflite")
-        write_bytes_atomically(destination, _convert_to_tflite(model, display_name))
+    if export_format in _TFLITE_QUANTIZATION:
+        # "tflite-int8" -> "<stem>-int8.tflite", so the variants can sit in one folder.
+        suffix = export_format.value.removeprefix("tflite")
+        destination = _export_destination(out_path, f"{file_stem}{suffix}", ".tflite")
+        data = _convert_to_tflite(
+            model, display_name, _TFLITE_QUANTIZATION[export_format], representative_data
+        )
+        write_bytes_atomically(destination, data)
         return destination
 
     zipped = out_path.suffix.lower() == ".zip" and not out_path.is_dir()
@@ -183,13 +214,20 @@ def _export_destination(out_path: Path, file_stem: str, extension: str) -> Path:
     return out_path
 
 
-def _convert_to_tflite(model, display_name: str) -> bytes:
-    """Converts to float32 TensorFlow Lite with built-in operators only.
+def _convert_to_tflite(
+    model, display_name: str, quantization: str | None = None, representative_data=None
+) -> bytes:
+    """Converts to TensorFlow Lite with built-in operators only (float32, float16 or int8).
 
     Recurrent layers with a free batch axis need TensorFlow operators the TFLite runtime lacks,
     so a failed conversion is retried with the batch size fixed to 1.
     """
+    import numpy as np
     import tensorflow
+
+    def representative_dataset():
+        for item in np.asarray(representative_data)[:MAX_REPRESENTATIVE_ITEMS]:
+            yield [np.asarray(item, dtype=np.float32)[None, ...]]
 
     failures = []
     for batch_size in (None, 1):
@@ -207,6 +245,15 @@ def _convert_to_tflite(model, display_name: str) -> bytes:
                     work, format="tf_saved_model", verbose=False, input_signature=signature
                 )
                 converter = tensorflow.lite.TFLiteConverter.from_saved_model(work)
+                if quantization is not None:
+                    converter.optimizations = [tensorflow.lite.Optimize.DEFAULT]
+                if quantization == "float16":
+                    converter.target_spec.supported_types = [tensorflow.float16]
+                elif quantization == "int8":
+                    converter.representative_dataset = representative_dataset
+                    converter.target_spec.supported_ops = [
+                        tensorflow.lite.OpsSet.TFLITE_BUILTINS_INT8
+                    ]
                 return converter.convert()
             except Exception as error:
                 failures.append(f"{type(error).__name__}: {str(error)[:300]}")

@@ -264,6 +264,8 @@ class ModelRegistry:
         version: int | None,
         format: str | ExportFormat,
         out_path: str | os.PathLike,
+        *,
+        representative_data=None,
     ) -> Path:
         """Writes a model in a format for deployment, through `core.export.export_model`.
 
@@ -274,6 +276,7 @@ class ModelRegistry:
                 when `out_path` ends in `.zip`) or `"tflite"`; see `ExportFormat`.
             out_path: The file or directory to write. When it is an existing directory, the
                 export is written inside it as `<name>-v<version>.<extension>`.
+            representative_data: Typical inputs calibrating a `"tflite-int8"` export.
 
         Returns:
             The path written.
@@ -296,6 +299,7 @@ class ModelRegistry:
             out_path,
             file_stem=f"{record.name}-v{record.version}",
             display_name=record.reference,
+            representative_data=representative_data,
         )
 
     # Internals.

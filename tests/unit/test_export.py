@@ -38,7 +38,8 @@ def test_export_refuses_an_unknown_format(saved_pump, tmp_path):
     registry, _ = saved_pump
     with pytest.raises(
         ValueError,
-        match=r"among \['keras', 'savedmodel', 'tflite'\]. Received: format='onnx'",
+        match=r"among \['keras', 'savedmodel', 'tflite', 'tflite-fp16', 'tflite-int8'\]. "
+        r"Received: format='onnx'",
     ):
         registry.export("pump", 1, "onnx", tmp_path / "pump.onnx")
 
@@ -139,13 +140,69 @@ def test_export_tflite_converts_a_two_input_generator(tmp_path):
     np.testing.assert_allclose(output, expected, rtol=1e-4, atol=1e-4)
 
 
+def small_image_model():
+    import keras
+
+    keras.utils.set_random_seed(0)
+    inputs = keras.Input(shape=(16, 16, 1))
+    hidden = keras.layers.Rescaling(1 / 255)(inputs)
+    hidden = keras.layers.Conv2D(8, 3, activation="relu")(hidden)
+    # About 50,000 weights, so that the quantized files are visibly smaller than float32.
+    hidden = keras.layers.Dense(32, activation="relu")(keras.layers.Flatten()(hidden))
+    outputs = keras.layers.Dense(3, activation="softmax")(hidden)
+    return keras.Model(inputs, outputs)
+
+
+def run_tflite(path, batch):
+    interpreter = make_tflite_interpreter(path)
+    interpreter.allocate_tensors()
+    detail = interpreter.get_input_details()[0]
+    outputs = []
+    for item in batch:
+        interpreter.set_tensor(detail["index"], item[None].astype(detail["dtype"]))
+        interpreter.invoke()
+        outputs.append(interpreter.get_tensor(interpreter.get_output_details()[0]["index"])[0])
+    return np.array(outputs), detail["dtype"]
+
+
+@pytest.mark.slow
+@pytest.mark.filterwarnings("ignore:.*tf.lite.Interpreter is deprecated:UserWarning")
+@pytest.mark.parametrize(("format", "tolerance"), [("tflite-fp16", 1e-3), ("tflite-int8", 0.05)])
+def test_quantized_tflite_exports_stay_close_to_the_float_model(tmp_path, format, tolerance):
+    model = small_image_model()
+    images = np.random.default_rng(0).integers(0, 256, (40, 16, 16, 1)).astype("float32")
+    written = export_model(
+        model, format, tmp_path, file_stem="parts-v1", representative_data=images[:30]
+    )
+    assert written == tmp_path / f"parts-v1-{format.removeprefix('tflite-')}.tflite"
+    float_size = export_model(model, "tflite", tmp_path, file_stem="parts-v1").stat().st_size
+    assert written.stat().st_size < float_size  # smaller weights
+    outputs, input_dtype = run_tflite(written, images[30:])
+    assert input_dtype == np.float32  # callers keep sending float pixels
+    expected = model.predict(images[30:], verbose=0)
+    np.testing.assert_allclose(outputs, expected, atol=tolerance)
+    assert (outputs.argmax(axis=1) == expected.argmax(axis=1)).mean() >= 0.8
+
+
+def test_int8_export_needs_representative_data(tmp_path):
+    with pytest.raises(ValueError) as error:
+        export_model(small_image_model(), "tflite-int8", tmp_path)
+    assert str(error.value) == (
+        "Expected representative data (typical inputs, e.g. training images) to calibrate an "
+        "int8 TensorFlow Lite export. Received: representative_data=None"
+    )
+    assert list(tmp_path.iterdir()) == []
+
+
 # Exporting a model or a model file directly.
 
 
 def test_registry_re_exports_the_export_format():
     assert registry.ExportFormat is export.ExportFormat
     assert "ExportFormat" in registry.__all__
-    assert [item.value for item in ExportFormat] == ["keras", "savedmodel", "tflite"]
+    assert [item.value for item in ExportFormat] == [
+        "keras", "savedmodel", "tflite", "tflite-fp16", "tflite-int8",
+    ]  # fmt: skip
 
 
 def test_validate_export_format():
@@ -154,7 +211,8 @@ def test_validate_export_format():
     with pytest.raises(ValueError) as raised:
         validate_export_format("ONNX")
     assert str(raised.value) == (
-        "Expected an export format among ['keras', 'savedmodel', 'tflite']. Received: format='ONNX'"
+        "Expected an export format among ['keras', 'savedmodel', 'tflite', 'tflite-fp16', "
+        "'tflite-int8']. Received: format='ONNX'"
     )
 
 
@@ -228,3 +286,28 @@ def test_exports_run_augmentation_layers_in_inference_mode(tmp_path):
     served = next(iter(serving(tensorflow.constant(images)).values())).numpy()
     np.testing.assert_allclose(served, expected, rtol=1e-5)
     assert export_model(model, "tflite", tmp_path / "m.tflite").stat().st_size > 0
+
+
+@pytest.mark.slow
+@pytest.mark.filterwarnings("ignore:.*tf.lite.Interpreter is deprecated:UserWarning")
+def test_cli_exports_the_demo_model_to_int8_calibrated_on_the_sample(tmp_path, capsys):
+    from core.cli import main
+    from core.data.bundled import sample_data_directory
+    from core.data.images import load_images
+
+    common = ["--registry", str(tmp_path / "registry"), "--json"]
+    arguments = ["models", "export", "demo-defect-cnn", "--format", "tflite-int8"]
+    assert main([*arguments, "--out", str(tmp_path / "no-data.tflite"), *common]) == 2
+    assert "Expected representative data" in capsys.readouterr().err
+
+    images = str(sample_data_directory() / "images")
+    out = tmp_path / "demo-int8.tflite"
+    assert main([*arguments, "--data", images, "--out", str(out), *common]) == 0
+    capsys.readouterr()
+    model, _ = ModelRegistry(tmp_path / "registry").load("demo-defect-cnn")
+    sample = load_images(sample_data_directory() / "images", image_size=(64, 64), channels=1)
+    batch = sample.images[::20].astype("float32")  # 40 images, 8 of each class
+    quantized, _ = run_tflite(out, batch)
+    original = model.predict(batch, verbose=0)
+    # The int8 model picks the same class as the float model almost everywhere.
+    assert (quantized.argmax(axis=1) == original.argmax(axis=1)).mean() >= 0.9

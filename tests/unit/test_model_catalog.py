@@ -160,7 +160,8 @@ def test_export_choice_and_file_name():
     assert model_catalog.export_file_name(item, "tflite") == "demo-defect-cnn-v4.tflite"
     with pytest.raises(
         ValueError,
-        match=r"Expected an export format among \['keras', 'savedmodel', 'tflite'\]\. "
+        match=r"Expected an export format among \['keras', 'savedmodel', 'tflite', "
+        r"'tflite-fp16', 'tflite-int8'\]\. "
         r"Received: format='onnx'",
     ):
         model_catalog.export_choice("onnx")

@@ -159,7 +159,9 @@ def add_model_parsers(subcommands) -> None:
     add_common_options(predict)
     predict.set_defaults(handler=cli_commands.command_predict)
 
-    models = subcommands.add_parser("models", help="List, show, export or delete models.")
+    models = subcommands.add_parser(
+        "models", help="List, show, export, check exports of or delete models."
+    )
     actions = models.add_subparsers(dest="action", required=True, metavar="ACTION")
     add_common_options(actions.add_parser("list", help="List registered models."))
     show = actions.add_parser("show", help="Show a model's metadata.")
@@ -177,6 +179,12 @@ def add_model_parsers(subcommands) -> None:
     )
     export.add_argument("--out", required=True, help="Output file or folder.")
     add_common_options(export)
+    check = actions.add_parser(
+        "check-export", help="Score each TFLite export of an image model beside the original."
+    )
+    check.add_argument("name", help="NAME or NAME:VERSION.")
+    check.add_argument("--data", required=True, help="The labelled images it was trained on.")
+    add_common_options(check)
     delete = actions.add_parser("delete", help="Delete a model (all versions, or NAME:VERSION).")
     delete.add_argument("name", help="NAME or NAME:VERSION.")
     delete.add_argument("--yes", action="store_true", help="Confirm the deletion.")

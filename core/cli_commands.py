@@ -197,6 +197,17 @@ def command_models(arguments: argparse.Namespace) -> int:
         )
         print(f"Exported {arguments.name} as {arguments.format} to {path}")
         payload = {"model": arguments.name, "format": arguments.format, "out": str(path)}
+    elif action == "check-export":
+        from core.export_check import check_exports
+
+        payload = check_exports(registry, arguments.name, arguments.data)
+        print(f"{payload['model']} on {payload['test_images']} test images:")
+        for name, row in payload["formats"].items():
+            print(
+                f"  {name:<12} accuracy {row['accuracy']:.1%} "
+                f"({row['accuracy_change'] * 100:+.1f} points), agrees with the original on "
+                f"{row['agreement']:.1%}, {row['bytes']:,} bytes"
+            )
     else:
         if not arguments.yes:
             raise ValueError(

@@ -104,7 +104,7 @@ def load_benefit_data(data, metadata: Mapping) -> BenefitData:
             class has fewer than `MIN_TEST_IMAGES_PER_CLASS` images the GAN did not train on.
     """
     from core.data.images import ImageDataset, load_images
-    from core.registry import dataset_fingerprint
+    from core.registry_metadata import image_dataset_fingerprint
 
     size = gan_image_size(metadata)
     if isinstance(data, ImageDataset):
@@ -131,13 +131,7 @@ def load_benefit_data(data, metadata: Mapping) -> BenefitData:
     # The GAN's own held-out list when these data have it; else every image it did not see.
     test_mask = held_out_mask if held_out_mask.any() else np.ones(len(trained_mask), dtype=bool)
     test_indices = np.flatnonzero(test_mask & ~trained_mask)
-    fingerprint = dataset_fingerprint(
-        zip(
-            dataset.filenames,
-            (dataset.class_names[label] for label in dataset.labels),
-            strict=True,
-        )
-    )
+    fingerprint = image_dataset_fingerprint(dataset)
     if metadata.get("dataset_fingerprint") and fingerprint != metadata["dataset_fingerprint"]:
         notes.append(
             "These data differ from the data the GAN was trained on (the file list does not "

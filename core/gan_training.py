@@ -347,7 +347,7 @@ def run_gan_training(
 
 def gan_run_metadata(result: GanRunResult, *, owner: str | None = None) -> dict:
     """Builds the registry metadata of a GAN run (validated by the registry on save)."""
-    from core.registry import dataset_fingerprint
+    from core.registry_metadata import image_dataset_fingerprint
 
     config = result.training.config
     dataset = result.dataset
@@ -373,13 +373,7 @@ def gan_run_metadata(result: GanRunResult, *, owner: str | None = None) -> dict:
             "training_images": len(result.train_indices),
         },
         "history": history,
-        "dataset_fingerprint": dataset_fingerprint(
-            zip(
-                dataset.filenames,
-                (dataset.class_names[label] for label in dataset.labels),
-                strict=True,
-            )
-        ),
+        "dataset_fingerprint": image_dataset_fingerprint(dataset),
         "extra": {
             "dataset": {
                 "source": str(dataset.source),

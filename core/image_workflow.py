@@ -130,7 +130,7 @@ def summary_metrics(evaluation: dict) -> dict:
 
 def image_run_metadata(result: ImageRunResult, *, owner: str | None = None) -> dict:
     """Builds the registry metadata of a run (validated by the registry on save)."""
-    from core.registry import dataset_fingerprint
+    from core.registry_metadata import image_dataset_fingerprint
 
     config = result.training.config
     dataset = result.dataset
@@ -154,13 +154,7 @@ def image_run_metadata(result: ImageRunResult, *, owner: str | None = None) -> d
             key: [float(value) for value in values]
             for key, values in result.training.history.items()
         },
-        "dataset_fingerprint": dataset_fingerprint(
-            zip(
-                dataset.filenames,
-                (dataset.class_names[label] for label in dataset.labels),
-                strict=True,
-            )
-        ),
+        "dataset_fingerprint": image_dataset_fingerprint(dataset),
         "extra": {
             "dataset": {
                 "source": str(dataset.source),

@@ -331,3 +331,14 @@ class ModelRecord:
 def is_version_directory_name(text: str) -> bool:
     """Whether `text` names a version directory: a positive integer without leading zeros."""
     return text.isascii() and text.isdigit() and text[0] != "0"
+
+
+def image_dataset_fingerprint(dataset) -> str:
+    """`dataset_fingerprint` of an `ImageDataset`: its file names with their class names."""
+    return dataset_fingerprint(
+        zip(
+            dataset.filenames,
+            (dataset.class_names[label] for label in dataset.labels),
+            strict=True,
+        )
+    )

@@ -195,6 +195,16 @@ def augmentation_layers(augmentation: AugmentationConfig | None, seed: int | Non
     return result
 
 
+def class_probabilities(features, number_of_classes: int):
+    """The softmax head, in float32 even under mixed precision (float16 loses small
+    probabilities)."""
+    from keras import layers
+
+    return layers.Dense(number_of_classes, activation="softmax", name="classes", dtype="float32")(
+        features
+    )
+
+
 def build_seed_cnn(
     input_shape: Sequence[int],
     number_of_classes: int,
@@ -223,13 +233,7 @@ def build_seed_cnn(
     x = layers.Conv2D(32, (3, 3), activation="relu", name="conv")(x)
     x = layers.MaxPooling2D((2, 2), name="pool")(x)
     x = layers.Flatten(name="flatten")(x)
-    outputs = layers.Dense(
-        # float32 even under mixed precision: a float16 softmax loses small probabilities.
-        number_of_classes,
-        activation="softmax",
-        name="classes",
-        dtype="float32",
-    )(x)
+    outputs = class_probabilities(x, number_of_classes)
     return keras.Model(inputs, outputs, name="seed_cnn")
 
 
@@ -282,13 +286,7 @@ def build_defect_cnn(
             x = layers.MaxPooling2D(2, name=f"block{block}_pool")(x)
     x = layers.GlobalAveragePooling2D(name="global_pool")(x)
     x = layers.Dropout(DEFECT_CNN_DROPOUT, seed=seed, name="dropout")(x)
-    outputs = layers.Dense(
-        # float32 even under mixed precision: a float16 softmax loses small probabilities.
-        number_of_classes,
-        activation="softmax",
-        name="classes",
-        dtype="float32",
-    )(x)
+    outputs = class_probabilities(x, number_of_classes)
     return keras.Model(inputs, outputs, name="defect_cnn")
 
 

@@ -204,3 +204,77 @@ def remembered_uploader(uploads: dict, label: str, key: str, types, multiple: bo
         names = ", ".join(name for name, _ in uploads[key][:5])
         st.caption(f"Using your earlier upload: {names}")
     return uploads.get(key)
+
+
+IMAGE_UPLOAD_TYPES = ["png", "jpg", "jpeg", "bmp", "tif", "tiff"]
+IMAGE_SOURCE_CHOICES = {
+    "Bundled sample": "sample",
+    "Zip of class folders": "zip",
+    "Images + CSV manifest": "manifest",
+}
+
+
+def image_source_picker(remembered: dict, uploads: dict, prefix: str, label: str):
+    """The data section of an image page: sample, zip or images + manifest, then its summary.
+
+    Widgets are keyed `<prefix>_source`, `<prefix>_zip`, `<prefix>_manifest_images` and
+    `<prefix>_manifest`; the summary of the chosen data is kept in `<prefix>_summaries` (one
+    data set at a time). Errors are shown in the page.
+
+    Returns:
+        `(source, summary)`: the `ImageSource` and `image_jobs.dataset_summary` of the chosen
+        data, or `(None, None)` while there is none or it cannot be read.
+    """
+    from core import image_jobs
+
+    choice = remembered_widget(
+        remembered, st.radio, label, f"{prefix}_source", "Bundled sample",
+        options=list(IMAGE_SOURCE_CHOICES), horizontal=True,
+    )  # fmt: skip
+    kind = IMAGE_SOURCE_CHOICES[choice]
+    source = None
+    try:
+        if kind == image_jobs.SAMPLE:
+            source = image_jobs.sample_image_source()
+        elif kind == image_jobs.ZIP:
+            files = remembered_uploader(
+                uploads, "Zip of class folders (one folder per class)", f"{prefix}_zip", ["zip"]
+            )
+            source = image_jobs.zip_image_source(*files[0]) if files else None
+        else:
+            images = remembered_uploader(
+                uploads, "Images", f"{prefix}_manifest_images", IMAGE_UPLOAD_TYPES, True
+            )
+            manifest = remembered_uploader(
+                uploads, "Manifest CSV (columns filename,label)", f"{prefix}_manifest", ["csv"]
+            )
+            if images and manifest:
+                source = image_jobs.manifest_image_source(images + manifest, manifest[0][0])
+    except ValueError as error:
+        st.error(str(error))
+    if source is None:
+        if kind != image_jobs.SAMPLE:
+            st.info("Upload your data above, or choose the bundled sample.")
+        return None, None
+    cache = st.session_state.setdefault(f"{prefix}_summaries", {})
+    if source.fingerprint not in cache:
+        cache.clear()  # One data set at a time: uploads can be large.
+        with st.spinner("Reading the images..."):
+            try:
+                cache[source.fingerprint] = image_jobs.dataset_summary(source)
+            except ValueError as error:
+                cache[source.fingerprint] = {"error": str(error)}
+    summary = cache[source.fingerprint]
+    if "error" in summary:
+        st.error(f"Could not read {source.description}: {summary['error']}")
+        return None, None
+    return source, summary
+
+
+def rejected_files_expander(rejected: list) -> None:
+    """Lists the files a loader could not use, with the reason of each."""
+    if rejected:
+        import pandas as pd
+
+        with st.expander(f"{len(rejected)} file(s) could not be used"):
+            st.dataframe(pd.DataFrame(rejected), hide_index=True)

@@ -8,17 +8,10 @@ import streamlit as st
 from core import charts, charts_gan, gan_generation, gan_jobs, gan_training, image_jobs, ui
 from core.jobs import JobRefused
 
-SOURCES = {
-    "Bundled sample": image_jobs.SAMPLE,
-    "Zip of class folders": image_jobs.ZIP,
-    "Images + CSV manifest": image_jobs.MANIFEST,
-}
-IMAGE_TYPES = ["png", "jpg", "jpeg", "bmp", "tif", "tiff"]
 # Streamlit forgets the state of widgets a run does not draw (another page); these keys keep this
 # session's choices, uploads and results so that coming back restores them.
 REMEMBERED = "synthetic_remembered"
 UPLOADS = "synthetic_uploads"
-SUMMARIES = "synthetic_summaries"
 JOB_DETAILS = "synthetic_job_details"
 GENERATED = "synthetic_generated"
 SAVED_GAN = "synthetic_saved_gan"
@@ -39,10 +32,6 @@ def remembered_widget(factory, label, key, default, **options):
     return ui.remembered_widget(remembered, factory, label, key, default, **options)
 
 
-def uploader(label, key, types, multiple=False):
-    return ui.remembered_uploader(uploads, label, key, types, multiple)
-
-
 def verbatim(text):
     """Markdown that shows `text` exactly as written."""
     return "".join(f"\\{char}" if char in MARKDOWN_SPECIAL else char for char in str(text))
@@ -56,42 +45,7 @@ st.markdown(
 )
 
 st.header("1. Data")
-choice = remembered_widget(
-    st.radio, "Images", "synthetic_source", "Bundled sample", options=list(SOURCES),
-    horizontal=True,
-)  # fmt: skip
-kind = SOURCES[choice]
-source = None
-try:
-    if kind == image_jobs.SAMPLE:
-        source = image_jobs.sample_image_source()
-    elif kind == image_jobs.ZIP:
-        files = uploader("Zip of class folders (one folder per class)", "synthetic_zip", ["zip"])
-        source = image_jobs.zip_image_source(*files[0]) if files else None
-    else:
-        images = uploader("Images", "synthetic_manifest_images", IMAGE_TYPES, multiple=True)
-        manifest = uploader("Manifest CSV (columns filename,label)", "synthetic_manifest", ["csv"])
-        if images and manifest:
-            source = image_jobs.manifest_image_source(images + manifest, manifest[0][0])
-except ValueError as error:
-    st.error(str(error))
-
-summary = None
-if source is not None:
-    cache = st.session_state.setdefault(SUMMARIES, {})
-    if source.fingerprint not in cache:
-        cache.clear()  # One data set at a time: uploads can be large.
-        with st.spinner("Reading the images..."):
-            try:
-                cache[source.fingerprint] = image_jobs.dataset_summary(source)
-            except ValueError as error:
-                cache[source.fingerprint] = {"error": str(error)}
-    summary = cache[source.fingerprint]
-    if "error" in summary:
-        st.error(f"Could not read {source.description}: {summary['error']}")
-        summary, source = None, None
-elif kind != image_jobs.SAMPLE:
-    st.info("Upload your data above, or choose the bundled sample.")
+source, summary = ui.image_source_picker(remembered, uploads, "synthetic", "Images")
 
 class_names = []
 if summary is not None:
@@ -107,6 +61,7 @@ if summary is not None:
     )
     for warning in report["warnings"]:
         st.warning(warning)
+    ui.rejected_files_expander(report["rejected"])
 
 st.header("2. Train a GAN")
 if summary is None:

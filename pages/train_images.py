@@ -9,21 +9,14 @@ from core import charts, charts_training, image_jobs, ui
 from core.image_workflow import save_image_run
 from core.jobs import JobRefused
 
-SOURCES = {
-    "Bundled sample": image_jobs.SAMPLE,
-    "Zip of class folders": image_jobs.ZIP,
-    "Images + CSV manifest": image_jobs.MANIFEST,
-}
 MODEL_CAPTIONS = {
     "seed_cnn": "small and quick: a first baseline in seconds",
     "defect_cnn": "the default: deeper, for real defect images",
 }
-IMAGE_TYPES = ["png", "jpg", "jpeg", "bmp", "tif", "tiff"]
 # Streamlit forgets the state of widgets a run does not draw (another page); these keys keep this
 # session's choices and uploads so that coming back restores them.
 REMEMBERED = "train_images_remembered"
 UPLOADS = "train_images_uploads"
-SUMMARIES = "train_images_summaries"
 MODEL_NAMES = "train_images_model_names"
 POLL_SECONDS = 1.0
 CELL_IMAGE_LIMIT = 24
@@ -39,10 +32,6 @@ def remembered_widget(factory, label, key, default, **options):
     return ui.remembered_widget(remembered, factory, label, key, default, **options)
 
 
-def uploader(label, key, types, multiple=False):
-    return ui.remembered_uploader(uploads, label, key, types, multiple)
-
-
 st.title("Train an image model")
 st.markdown(
     "Train a defect classifier from scratch on your own images. Training runs in the background: "
@@ -50,44 +39,7 @@ st.markdown(
 )
 
 st.header("1. Data")
-choice = remembered_widget(
-    st.radio, "Training images", "train_images_source", "Bundled sample",
-    options=list(SOURCES), horizontal=True,
-)  # fmt: skip
-kind = SOURCES[choice]
-source = None
-try:
-    if kind == image_jobs.SAMPLE:
-        source = image_jobs.sample_image_source()
-    elif kind == image_jobs.ZIP:
-        files = uploader("Zip of class folders (one folder per class)", "train_images_zip", ["zip"])
-        source = image_jobs.zip_image_source(*files[0]) if files else None
-    else:
-        images = uploader("Images", "train_images_manifest_images", IMAGE_TYPES, multiple=True)
-        manifest = uploader(
-            "Manifest CSV (columns filename,label)", "train_images_manifest", ["csv"]
-        )
-        if images and manifest:
-            source = image_jobs.manifest_image_source(images + manifest, manifest[0][0])
-except ValueError as error:
-    st.error(str(error))
-
-summary = None
-if source is not None:
-    cache = st.session_state.setdefault(SUMMARIES, {})
-    if source.fingerprint not in cache:
-        cache.clear()  # One data set at a time: uploads can be large.
-        with st.spinner("Reading the images..."):
-            try:
-                cache[source.fingerprint] = image_jobs.dataset_summary(source)
-            except ValueError as error:
-                cache[source.fingerprint] = {"error": str(error)}
-    summary = cache[source.fingerprint]
-    if "error" in summary:
-        st.error(f"Could not read {source.description}: {summary['error']}")
-        summary = None
-elif kind != image_jobs.SAMPLE:
-    st.info("Upload your data above, or choose the bundled sample.")
+source, summary = ui.image_source_picker(remembered, uploads, "train_images", "Training images")
 
 if summary is not None:
     report = summary["report"]
@@ -107,9 +59,7 @@ if summary is not None:
             st.image([image for _, image in thumbnails], width=72)
     for warning in report["warnings"]:
         st.warning(warning)
-    if report["rejected"]:
-        with st.expander(f"{len(report['rejected'])} file(s) could not be used"):
-            st.dataframe(pd.DataFrame(report["rejected"]), hide_index=True)
+    ui.rejected_files_expander(report["rejected"])
 
     st.header("2. Model and settings")
     left, middle, right = st.columns(3)

@@ -277,3 +277,23 @@ def test_a_full_queue_refuses_with_a_message(open_page, busy_manager):
         for job in waiting:
             busy_manager.cancel("another-session", job.job_id)
         release.set()
+
+
+def test_a_bad_file_in_a_zip_is_listed_and_the_rest_is_used(open_page):
+    good = zipfile.ZipFile(io.BytesIO(parts_zip()))
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for name in good.namelist():
+            archive.writestr(name, good.read(name))
+        archive.writestr(f"{name.split('/')[0]}/corrupt.png", b"not an image")
+    app = open_page()
+    app.radio(key="synthetic_source").set_value("Zip of class folders").run()
+    app.file_uploader(key="synthetic_zip").set_value(
+        ("parts.zip", buffer.getvalue(), "application/zip")
+    ).run()
+    assert not app.exception, app.exception
+    assert [expander.label for expander in app.expander] == ["1 file(s) could not be used"]
+    rejected = app.expander[0].dataframe[0].value
+    assert rejected["name"].str.endswith("corrupt.png").all()
+    assert rejected["reason"].str.contains("Expected").all()
+    assert [button.key for button in app.button if button.key == "synthetic_train"]

@@ -11,7 +11,7 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from core import cli_commands, cli_gan, cli_series
+from core import cli_commands, cli_gan, cli_predict, cli_series
 from core.cli_commands import print_json
 
 
@@ -70,6 +70,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_train_parser(subcommands)
     add_model_parsers(subcommands)
+    cli_predict.add_predict_parsers(subcommands, add_common_options)
     cli_gan.add_gan_parsers(subcommands, add_common_options)
 
     demo = subcommands.add_parser(
@@ -91,6 +92,7 @@ def add_common_options(parser: argparse.ArgumentParser) -> None:
 
 
 def add_train_parser(subcommands) -> None:
+    from core.distribution import STRATEGIES
     from core.models.image import DEFAULT_IMAGE_MODEL, IMAGE_MODEL_PRESETS
     from core.precision import PRECISIONS
     from core.training import OPTIMIZERS, SCHEDULES, ImageTrainingConfig
@@ -126,6 +128,13 @@ def add_train_parser(subcommands) -> None:
         default=defaults.precision,
         help="auto: mixed float16 when a GPU is present, else float32.",
     )
+    image.add_argument(
+        "--strategy",
+        choices=STRATEGIES,
+        default=defaults.strategy,
+        help="auto: mirror over this machine's GPUs when there are several; mirrored: every GPU "
+        "(or logical CPU device); multiworker: the cluster in TF_CONFIG (the chief registers).",
+    )
     image.add_argument("--name", help="Registry name (default: <model>-<data folder>).")
     add_common_options(image)
     image.set_defaults(handler=cli_commands.command_train_image)
@@ -149,15 +158,6 @@ def add_model_parsers(subcommands) -> None:
     )
     add_common_options(evaluate)
     evaluate.set_defaults(handler=cli_commands.command_evaluate)
-
-    predict = subcommands.add_parser("predict", help="Predict images with a registered model.")
-    predict.add_argument("--model", required=True, help="NAME or NAME:VERSION.")
-    predict.add_argument(
-        "--input", required=True, nargs="+", help="Image files, folders or zips (one or more)."
-    )
-    predict.add_argument("--out", help="Write predictions to this CSV file.")
-    add_common_options(predict)
-    predict.set_defaults(handler=cli_commands.command_predict)
 
     models = subcommands.add_parser(
         "models", help="List, show, export, check exports of or delete models."

@@ -43,10 +43,12 @@ def image_config_from_arguments(arguments: argparse.Namespace):
         validation_fraction=arguments.validation_fraction,
         test_fraction=arguments.test_fraction,
         precision=arguments.precision,
+        strategy=arguments.strategy,
     ).validate()
 
 
 def command_train_image(arguments: argparse.Namespace) -> int:
+    from core.distribution import cluster_role
     from core.image_workflow import run_image_training, save_image_run, summary_metrics
     from core.terminal_progress import TerminalProgressBar
 
@@ -63,6 +65,13 @@ def command_train_image(arguments: argparse.Namespace) -> int:
     )
     for rejected in dataset.rejected:
         print(f"  skipped {rejected.name}: {rejected.reason}", flush=True)
+    role = cluster_role()
+    if not role["is_chief"]:
+        # Every worker holds the same weights; only the chief writes to the registry.
+        print(f"Worker {role['task_index']} done; the chief registers the model.", flush=True)
+        if arguments.json:
+            print_json({"model": None, "worker": role["task_index"], "registered": False})
+        return 0
     name = arguments.name or f"{config.model}-{Path(arguments.data).stem}"
     record = save_image_run(result, registry, name)
     metrics = summary_metrics(result.evaluation)
@@ -112,32 +121,6 @@ def command_evaluate(arguments: argparse.Namespace) -> int:
                 "confusion_matrix": evaluation["confusion_matrix"],
                 "class_names": evaluation["class_names"],
                 "rejected": evaluation["rejected"],
-            }
-        )
-    return 0
-
-
-def command_predict(arguments: argparse.Namespace) -> int:
-    from core.image_workflow import predict_inputs
-
-    batch = predict_inputs(open_registry(arguments), arguments.model, arguments.input)
-    frame = batch.to_frame()
-    if arguments.out:
-        frame.to_csv(arguments.out, index=False)
-        print(f"Wrote {len(frame)} predictions to {arguments.out}", flush=True)
-    else:
-        print(frame[["name", "predicted", "confidence"]].to_string(index=False), flush=True)
-    for rejected in batch.rejected:
-        print(f"  skipped {rejected.name}: {rejected.reason}", flush=True)
-    if arguments.json:
-        counts = frame["predicted"].value_counts().to_dict() if len(frame) else {}
-        print_json(
-            {
-                "model": arguments.model,
-                "predicted": len(frame),
-                "predicted_counts": counts,
-                "out": arguments.out,
-                "rejected": [item.as_dict() for item in batch.rejected],
             }
         )
     return 0

@@ -185,12 +185,12 @@ def train_gan(
     import tensorflow as tf
 
     from core.image_pipeline import check_image_arrays
+    from core.keras_progress import make_progress_callback
     from core.models.gan import (
         ConditionalGAN,
         build_discriminator,
         build_generator,
     )
-    from core.training import make_progress_callback
 
     config = (config or GanTrainingConfig()).validate()
     listeners = list(listeners)

@@ -29,10 +29,10 @@ from core.data.splits import split_units
 from core.data.validation import describe_value
 from core.data.windows import SensorScaler, make_windows, rul_targets
 from core.evaluation_anomalies import evaluate_anomalies, load_anomaly_labels
+from core.keras_progress import make_progress_callback
 from core.models.series_autoencoder import AUTOENCODER_PRESETS, build_sequence_autoencoder
 from core.progress import CancellationToken, emit_train_end
 from core.series_training import SeriesRunResult, SeriesTrainingConfig
-from core.training import make_progress_callback
 
 __all__ = [
     "DEFAULT_HEALTHY_FRACTION",

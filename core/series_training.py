@@ -24,6 +24,7 @@ import pandas as pd
 from core.data.splits import split_units
 from core.data.windows import SensorScaler
 from core.image_pipeline import make_optimizer
+from core.keras_progress import make_progress_callback
 from core.models.series import build_series_model
 from core.progress import CancellationToken, emit_train_end
 from core.series_config import (
@@ -44,7 +45,6 @@ from core.series_evaluation import (
     true_rul_rows,
     window_set,
 )
-from core.training import make_progress_callback
 
 __all__ = [
     "FAILURE_CLASS_NAMES",

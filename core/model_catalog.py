@@ -55,6 +55,18 @@ EXPORT_CHOICES = (
         ".tflite",
         "application/octet-stream",
     ),
+    ExportChoice(
+        ExportFormat.TFLITE_FP16.value,
+        "TensorFlow Lite float16",
+        "-fp16.tflite",
+        "application/octet-stream",
+    ),
+    ExportChoice(
+        ExportFormat.TFLITE_INT8.value,
+        "TensorFlow Lite int8",
+        "-int8.tflite",
+        "application/octet-stream",
+    ),
 )
 _CHOICES_BY_FORMAT = {choice.format: choice for choice in EXPORT_CHOICES}
 
@@ -238,7 +250,75 @@ def export_input_note(record) -> str:
     return f"The model takes raw 0-255 pixels at {shape} and returns class probabilities."
 
 
-def export_bytes(registry, reference: str, format: str) -> tuple[str, bytes]:
+def calibration_source(record) -> Path | None:
+    """The folder of training images an int8 export of `record` can calibrate on, if any.
+
+    That is the training data folder recorded in the metadata when it is still on this server;
+    models trained on the bundled sample also find it after the repository moved.
+    """
+    if record.metadata.get("task") != IMAGE_TASK:
+        return None
+    source = _dataset(record.metadata).get("source")
+    if not isinstance(source, str) or not source:
+        return None
+    path = Path(source)
+    if path.is_dir():
+        return path
+    if PurePath(source).parts[-2:] == ("sample_data", "images"):
+        from core.data.bundled import sample_data_directory
+
+        bundled = sample_data_directory() / "images"
+        return bundled if bundled.is_dir() else None
+    return None
+
+
+def calibration_images(record, upload: tuple[str, bytes] | None = None):
+    """Training-like images at the model's input size, to calibrate an int8 export.
+
+    Args:
+        record: The `ModelRecord` of an image classifier.
+        upload: Optional `(file name, bytes)` of a zip of class folders to calibrate on instead
+            of the model's training folder.
+
+    Returns:
+        A uint8 array (count, height, width, channels).
+
+    Raises:
+        ValueError: The model is not an image classifier, or no usable images were found; the
+            message says where they were looked for.
+    """
+    from core.data.images import load_image_zip, load_images
+
+    metadata = record.metadata
+    if metadata.get("task") != IMAGE_TASK:
+        raise ValueError(
+            "Expected an image classifier for an int8 export (it calibrates on images). "
+            f"Received: model='{record.reference}' with task={describe_value(metadata.get('task'))}"
+        )
+    height, width, channels = metadata["input_shape"]
+    if upload is not None:
+        name, data = upload
+        dataset = load_image_zip(data, image_size=(height, width), channels=channels, name=name)
+    else:
+        folder = calibration_source(record)
+        if folder is None:
+            raise ValueError(
+                "Expected the model's training images on this server, or a zip of training "
+                "images, to calibrate an int8 export. Received: training data "
+                f"source={describe_value(_dataset(metadata).get('source'))} is not a folder here"
+            )
+        dataset = load_images(folder, image_size=(height, width), channels=channels)
+    if len(dataset) == 0:
+        raise ValueError(
+            "Expected at least one readable image to calibrate an int8 export. "
+            f"Received: 0 images, {len(dataset.rejected)} rejected file(s)"
+        )
+    return dataset.images
+
+
+def export_bytes(
+    registry, reference: str, format: str, *, representative_data=None
+) -> tuple[str, bytes]:
     """Exports a registered model and returns the file's name and bytes, for a download.
 
     The export is written into a temporary folder, read back and removed: a `.keras` file by
@@ -248,7 +328,9 @@ def export_bytes(registry, reference: str, format: str) -> tuple[str, bytes]:
     Args:
         registry: A `ModelRegistry`.
         reference: "name", "name:version" or "name:latest".
-        format: "keras", "savedmodel" (a zip of the SavedModel folder) or "tflite".
+        format: "keras", "savedmodel" (a zip of the SavedModel folder), "tflite",
+            "tflite-fp16" or "tflite-int8".
+        representative_data: Calibration inputs for "tflite-int8" (`calibration_images`).
 
     Returns:
         `(file_name, data)`.
@@ -263,7 +345,13 @@ def export_bytes(registry, reference: str, format: str) -> tuple[str, bytes]:
     file_name = export_file_name(record, choice.format)
     with tempfile.TemporaryDirectory(prefix="linesight-export-") as folder:
         destination = Path(folder) / file_name
-        written = registry.export(record.reference, None, choice.format, destination)
+        written = registry.export(
+            record.reference,
+            None,
+            choice.format,
+            destination,
+            representative_data=representative_data,
+        )
         return file_name, Path(written).read_bytes()
 
 

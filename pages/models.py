@@ -4,6 +4,7 @@ import streamlit as st
 
 from core import charts, model_catalog, ui
 from core.demo_models import bundled_demo_models
+from core.export import MAX_REPRESENTATIVE_ITEMS
 
 COMPARISON_COLUMNS = 3
 PENDING_DELETE_KEY = "models_pending_delete"
@@ -125,33 +126,69 @@ st.caption(
 # Files are made on the server before the download button is drawn: a button whose file is made
 # on click (a callable) sometimes never started its download in Chromium.
 prepared = st.session_state.setdefault(PREPARED_EXPORT_KEY, {})
-buttons = st.columns(len(model_catalog.EXPORT_CHOICES))
-for cell, choice in zip(buttons, model_catalog.EXPORT_CHOICES, strict=True):
-    wanted = (export_reference, choice.format, export_record.model_path.stat().st_mtime)
-    if choice.format != "keras" and prepared.get("key") != wanted:
-        if cell.button(f"Prepare {choice.label}", key=f"models_prepare_{choice.format}"):
-            try:
-                with st.spinner(f"Converting {export_reference}..."):
-                    data = model_catalog.export_bytes(registry, export_reference, choice.format)[1]
-                prepared.clear()  # One converted file per session: they can be large.
-                prepared.update(key=wanted, data=data)
-            except ValueError as error:
-                cell.error(f"Not exported: {error}")
-        if prepared.get("key") != wanted:
-            continue
-    data = (
-        prepared["data"]
-        if choice.format != "keras"
-        else model_catalog.export_bytes(registry, export_reference, choice.format)[1]
-    )
-    cell.download_button(
-        choice.label,
-        data=data,
-        file_name=model_catalog.export_file_name(export_record, choice.format),
-        mime=choice.mime,
-        key=f"models_export_{choice.format}",
-        icon=":material/download:",
-    )
+calibration_upload = None
+if export_record.metadata.get("task") == model_catalog.IMAGE_TASK:
+    with st.expander("int8 calibration images"):
+        source = model_catalog.calibration_source(export_record)
+        st.caption(
+            f"int8 quantization is calibrated on up to {MAX_REPRESENTATIVE_ITEMS} training-like "
+            "images: "
+            + (
+                f"the model's training folder `{source}`, unless you upload a zip."
+                if source
+                else "the training folder is not on this server, so upload a zip of class folders."
+            )
+        )
+        calibration_file = st.file_uploader(
+            "Zip of training images", type=["zip"], key="models_calibration_zip"
+        )
+        if calibration_file is not None:
+            calibration_upload = (calibration_file.name, calibration_file.getvalue())
+calibration_key = calibration_upload[0] if calibration_upload else None
+choices = model_catalog.EXPORT_CHOICES
+for row_start in range(0, len(choices), 3):
+    row = choices[row_start : row_start + 3]
+    for cell, choice in zip(st.columns(3), row, strict=False):
+        wanted = (
+            export_reference,
+            choice.format,
+            export_record.model_path.stat().st_mtime,
+            calibration_key if choice.format == "tflite-int8" else None,
+        )
+        if choice.format != "keras" and prepared.get("key") != wanted:
+            if cell.button(f"Prepare {choice.label}", key=f"models_prepare_{choice.format}"):
+                try:
+                    with st.spinner(f"Converting {export_reference}..."):
+                        calibration = (
+                            model_catalog.calibration_images(export_record, calibration_upload)
+                            if choice.format == "tflite-int8"
+                            else None
+                        )
+                        data = model_catalog.export_bytes(
+                            registry,
+                            export_reference,
+                            choice.format,
+                            representative_data=calibration,
+                        )[1]
+                    prepared.clear()  # One converted file per session: they can be large.
+                    prepared.update(key=wanted, data=data)
+                except ValueError as error:
+                    cell.error(f"Not exported: {error}")
+            if prepared.get("key") != wanted:
+                continue
+        data = (
+            prepared["data"]
+            if choice.format != "keras"
+            else model_catalog.export_bytes(registry, export_reference, choice.format)[1]
+        )
+        cell.download_button(
+            choice.label,
+            data=data,
+            file_name=model_catalog.export_file_name(export_record, choice.format),
+            mime=choice.mime,
+            key=f"models_export_{choice.format}",
+            icon=":material/download:",
+        )
 
 st.header("Delete")
 targets = references + [f"{name} (all versions)" for name in sorted({r.name for r in records})]

@@ -106,3 +106,29 @@ def test_delete_needs_confirmation_then_removes_the_model(isolated_registry):
     assert not (isolated_registry / target).exists()
     assert f"{target}:1" not in registry_frame(app)["model"].tolist()
     assert not app.get("checkbox")  # The confirmation is gone with the model.
+
+
+def test_int8_export_calibrates_on_the_training_folder_or_says_what_it_needs(isolated_registry):
+    app = open_page(isolated_registry)
+    app.selectbox(key="models_export_model").set_value(f"{DEMO_IMAGE_MODEL}:1").run()
+    assert "sample_data/images" in app.caption[-1].value or any(
+        "sample_data/images" in caption.value for caption in app.caption
+    )
+    app.button(key="models_prepare_tflite-int8").click().run()
+    assert not app.exception, app.exception
+    downloads = {button.proto.label: button for button in app.get("download_button")}
+    assert list(downloads) == ["Keras (.keras)", "TensorFlow Lite int8"]
+
+    # A model whose training data is not on this server needs an uploaded zip.
+    metadata_path = isolated_registry / DEMO_IMAGE_MODEL / "1" / "metadata.json"
+    metadata = json.loads(metadata_path.read_text())
+    metadata["extra"]["dataset"]["source"] = "line3-upload.zip"
+    metadata_path.write_text(json.dumps(metadata))
+    app = open_page(isolated_registry)
+    app.selectbox(key="models_export_model").set_value(f"{DEMO_IMAGE_MODEL}:1").run()
+    app.button(key="models_prepare_tflite-int8").click().run()
+    assert not app.exception, app.exception
+    assert "Not exported: Expected the model's training images on this server" in (
+        app.error[0].value
+    )
+    assert "source='line3-upload.zip'" in app.error[0].value

@@ -153,11 +153,14 @@ def test_export_choice_and_file_name():
         "keras",
         "savedmodel",
         "tflite",
+        "tflite-fp16",
+        "tflite-int8",
     ]
     item = record("demo-defect-cnn", 4, image_metadata())
     assert model_catalog.export_file_name(item, "keras") == "demo-defect-cnn-v4.keras"
     assert model_catalog.export_file_name(item, "savedmodel") == "demo-defect-cnn-v4.zip"
     assert model_catalog.export_file_name(item, "tflite") == "demo-defect-cnn-v4.tflite"
+    assert model_catalog.export_file_name(item, "tflite-int8") == "demo-defect-cnn-v4-int8.tflite"
     with pytest.raises(
         ValueError,
         match=r"Expected an export format among \['keras', 'savedmodel', 'tflite', "
@@ -347,3 +350,78 @@ def test_export_note_says_what_an_image_or_series_model_takes():
         "(0 = ok, 1 = pit), and returns a 64x64 grayscale image in [-1, 1] "
         "(pixels = (output + 1) * 127.5)."
     )
+
+
+def test_calibration_source_finds_the_training_folder_or_the_bundled_sample(tmp_path):
+    from core.data.bundled import sample_data_directory
+
+    # The metadata names a folder of another machine ending in sample_data/images.
+    moved = record("demo-defect-cnn", 1, image_metadata())
+    assert model_catalog.calibration_source(moved) == sample_data_directory() / "images"
+    here = image_metadata()
+    here["extra"]["dataset"]["source"] = str(tmp_path)
+    assert model_catalog.calibration_source(record("m", 1, here)) == tmp_path
+    gone = image_metadata()
+    gone["extra"]["dataset"]["source"] = "upload.zip"
+    assert model_catalog.calibration_source(record("m", 1, gone)) is None
+    assert model_catalog.calibration_source(record("m", 1, series_metadata())) is None
+
+
+def test_calibration_images_read_the_folder_or_an_uploaded_zip(tmp_path):
+    from PIL import Image
+
+    metadata = image_metadata()
+    metadata["input_shape"] = [16, 16, 1]
+    metadata["extra"]["dataset"]["source"] = "upload.zip"
+    item = record("m", 1, metadata)
+    with pytest.raises(
+        ValueError,
+        match=r"Expected the model's training images on this server, or a zip of training "
+        r"images, to calibrate an int8 export\. Received: training data source='upload.zip' "
+        r"is not a folder here",
+    ):
+        model_catalog.calibration_images(item)
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for index, name in enumerate(CLASSES):
+            image = io.BytesIO()
+            Image.new("L", (20, 24), color=40 * index).save(image, format="PNG")
+            archive.writestr(f"{name}/{index}.png", image.getvalue())
+    images = model_catalog.calibration_images(item, ("train.zip", buffer.getvalue()))
+    assert images.shape == (3, 16, 16, 1) and images.dtype == np.uint8
+    with pytest.raises(
+        ValueError, match=r"Expected at least one readable image .* Received: source='bad.zip'"
+    ):
+        empty = io.BytesIO()
+        with zipfile.ZipFile(empty, "w") as archive:
+            archive.writestr("ok/notes.txt", "not an image")
+        model_catalog.calibration_images(item, ("bad.zip", empty.getvalue()))
+    with pytest.raises(ValueError, match=r"Expected an image classifier for an int8 export"):
+        model_catalog.calibration_images(record("s", 1, series_metadata()))
+
+
+@pytest.mark.filterwarnings("ignore:.*tf.lite.Interpreter is deprecated:UserWarning")
+def test_export_bytes_int8_is_calibrated_and_quantized(registry):
+    tensorflow = pytest.importorskip("tensorflow")
+    images = random_images(30).astype(np.uint8)
+    _, float_data = model_catalog.export_bytes(registry, "tiny:1", "tflite")
+    file_name, data = model_catalog.export_bytes(
+        registry, "tiny:1", "tflite-int8", representative_data=images
+    )
+    assert file_name == "tiny-v1-int8.tflite"
+    assert data[4:8] == b"TFL3"
+    try:
+        from ai_edge_litert.interpreter import Interpreter
+    except ImportError:
+        Interpreter = tensorflow.lite.Interpreter
+    types = {detail["dtype"] for detail in Interpreter(model_content=data).get_tensor_details()}
+    assert np.int8 in types  # Quantized weights and activations...
+    float_types = {
+        detail["dtype"] for detail in Interpreter(model_content=float_data).get_tensor_details()
+    }
+    assert np.int8 not in float_types
+    interpreter = Interpreter(model_content=data)
+    interpreter.allocate_tensors()
+    assert interpreter.get_input_details()[0]["dtype"] == np.float32  # ...behind float I/O.
+    with pytest.raises(ValueError, match=r"Expected representative data"):
+        model_catalog.export_bytes(registry, "tiny:1", "tflite-int8")

@@ -76,19 +76,26 @@ def make_strategy(name: str = "auto"):
         raise ValueError(f"Expected strategy to be one of {list(STRATEGIES)}. Received: {name=}")
     import tensorflow as tf
 
+    if name == "multiworker":
+        # Before anything that initialises TensorFlow's runtime (listing logical devices does):
+        # collective operations can only be configured at startup.
+        require_cluster()
+        return tf.distribute.MultiWorkerMirroredStrategy()
     gpus = tf.config.list_logical_devices("GPU")
     if name == "auto":
         if len(gpus) > 1:
             return tf.distribute.MirroredStrategy([device.name for device in gpus])
         return tf.distribute.get_strategy()
-    if name == "mirrored":
-        devices = gpus or tf.config.list_logical_devices("CPU")
-        return tf.distribute.MirroredStrategy([device.name for device in devices])
-    role = cluster_role()
+    devices = gpus or tf.config.list_logical_devices("CPU")
+    return tf.distribute.MirroredStrategy([device.name for device in devices])
+
+
+def require_cluster(environment: dict[str, str] | None = None) -> dict:
+    role = cluster_role(environment)
     if role["task_type"] is None:
         raise ValueError(
             "Expected the TF_CONFIG environment variable to describe the cluster for "
             "strategy='multiworker' (see the README, 'Training on a cluster'). "
             "Received: TF_CONFIG unset"
         )
-    return tf.distribute.MultiWorkerMirroredStrategy()
+    return role

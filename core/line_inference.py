@@ -199,7 +199,8 @@ def score_batches(
         if len(collector.arrays) > decoded:
             sources.append(item.source)
         rejected.extend((item.source, refusal) for refusal in collector.rejected[refused:])
-        if len(collector.arrays) >= batch_size:
+        # Refusals flush too, so that a long run of bad inputs is not held in memory.
+        if len(collector.arrays) >= batch_size or len(rejected) >= batch_size:
             yield _predict(predictor, collector, sources, rejected)
             collector = ImageCollector(predictor.image_size, predictor.channels)
             sources, rejected = [], []
@@ -208,8 +209,11 @@ def score_batches(
 
 
 def _predict(predictor, collector: ImageCollector, sources, rejected) -> ScoredBatch:
-    images = collector.stacked_images()
-    probabilities = np.asarray(predictor.predict_arrays(images), dtype=np.float32)
+    if collector.arrays:
+        images = collector.stacked_images()
+        probabilities = np.asarray(predictor.predict_arrays(images), dtype=np.float32)
+    else:
+        probabilities = np.zeros((0, len(predictor.class_names)), dtype=np.float32)
     return ScoredBatch(list(sources), list(collector.names), probabilities, list(rejected))
 
 

@@ -202,6 +202,11 @@ def fit_image_classifier(
         )
     monitor = "val_loss" if validation_dataset is not None else "loss"
     expected_shape = (*config.image_size, config.channels)
+    steps_per_execution = config.steps_per_execution
+    if strategy.num_replicas_in_sync > 1:
+        # Keras 3.15's multi-step loop fails on a distributed iterator with several replicas
+        # ("You must feed a value for placeholder tensor"), so mirrored runs go step by step.
+        steps_per_execution = 1
 
     with strategy.scope(), precision_scope(resolve_precision(config.precision)):
         model = build_image_model(
@@ -220,7 +225,7 @@ def fit_image_classifier(
             ),
             loss="sparse_categorical_crossentropy",
             metrics=["accuracy"],
-            steps_per_execution=config.steps_per_execution,
+            steps_per_execution=steps_per_execution,
         )
     progress = make_progress_callback(listeners, cancellation, config.epochs, steps_per_epoch)
     patience = config.early_stopping_patience or config.epochs

@@ -311,3 +311,41 @@ def test_cli_exports_the_demo_model_to_int8_calibrated_on_the_sample(tmp_path, c
     original = model.predict(batch, verbose=0)
     # The int8 model picks the same class as the float model almost everywhere.
     assert (quantized.argmax(axis=1) == original.argmax(axis=1)).mean() >= 0.9
+
+
+@pytest.mark.slow
+def test_savedmodel_export_has_the_layout_and_signature_tensorflow_serving_loads(tmp_path):
+    """What the README's `tensorflow_model_server` command relies on."""
+    import json
+
+    import tensorflow
+
+    from core.cli import main
+    from core.data.bundled import sample_data_directory
+    from core.data.images import load_images
+    from core.registry import ModelRegistry
+
+    registry_directory = tmp_path / "registry"
+    version_directory = tmp_path / "serving" / "demo-defect-cnn" / "1"
+    arguments = ["models", "export", "demo-defect-cnn", "--format", "savedmodel"]
+    arguments += ["--out", str(version_directory), "--registry", str(registry_directory)]
+    assert main(arguments) == 0
+    # TensorFlow Serving reads <model_base_path>/<version>/saved_model.pb.
+    assert (version_directory / "saved_model.pb").is_file()
+    assert (version_directory / "variables").is_dir()
+    serving = tensorflow.saved_model.load(str(version_directory)).signatures["serving_default"]
+    _, inputs = serving.structured_input_signature
+    assert list(inputs) == ["image"]
+    assert inputs["image"].shape.as_list() == [None, 64, 64, 1]
+    assert inputs["image"].dtype == tensorflow.float32
+    assert {name: spec.shape.as_list() for name, spec in serving.structured_outputs.items()} == {
+        "output_0": [None, 5]
+    }
+    # A REST body as documented: {"instances": [image, ...]} of raw 0-255 pixels.
+    dataset = load_images(sample_data_directory() / "images", image_size=(64, 64), channels=1)
+    images = dataset.images[::200]  # One image of each of four classes.
+    body = json.loads(json.dumps({"instances": images.astype(float).tolist()}))
+    served = serving(image=tensorflow.constant(body["instances"], tensorflow.float32))
+    model, _ = ModelRegistry(registry_directory).load("demo-defect-cnn")
+    expected = model.predict(images.astype("float32"), verbose=0)
+    np.testing.assert_allclose(served["output_0"].numpy(), expected, atol=1e-5)

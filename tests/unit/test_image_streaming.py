@@ -214,7 +214,7 @@ def test_streaming_run_trains_evaluates_and_registers(stripes_folder, tmp_path):
         strict=True,
     ):
         np.testing.assert_array_equal(indices, expected)
-    assert result.evaluation["count"] == len(result.test_indices) == 10
+    assert result.evaluation["count"] == len(result.test_indices) == 8
     assert result.evaluation["accuracy"] >= 0.8
     misclassified = {item["name"] for item in result.evaluation["misclassified"]}
     assert misclassified <= {result.dataset.filenames[index] for index in result.test_indices}
@@ -223,8 +223,8 @@ def test_streaming_run_trains_evaluates_and_registers(stripes_folder, tmp_path):
     assert record.reference == "stripes:1"
     assert record.metadata["dataset_fingerprint"] == image_dataset_fingerprint(in_memory)
     assert record.metadata["extra"]["dataset"]["split"] == {
-        "train": 42,
+        "train": 44,
         "validation": 8,
-        "test": 10,
+        "test": 8,
     }
-    assert record.metadata["metrics"]["test_count"] == 10
+    assert record.metadata["metrics"]["test_count"] == 8

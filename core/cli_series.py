@@ -12,6 +12,7 @@ from core.cli_commands import open_registry, print_json
 def add_train_series_parser(kinds, add_common_options) -> None:
     """Adds `train series` to the `train` sub-commands."""
     from core.models.series import SERIES_MODEL_PRESETS
+    from core.precision import PRECISIONS
     from core.series_training import SERIES_TASKS, SeriesTrainingConfig
 
     defaults = SeriesTrainingConfig()
@@ -37,6 +38,11 @@ def add_train_series_parser(kinds, add_common_options) -> None:
     )
     series.add_argument("--rul", help="True RUL at the last row of each --test unit.")
     series.add_argument("--seed", type=int, help=f"Random seed (default {defaults.seed}).")
+    series.add_argument(
+        "--precision",
+        choices=PRECISIONS,
+        help="auto (default): mixed float16 when a GPU is present, else float32.",
+    )
     series.add_argument("--name", help="Registry name (default: <task>-<model>-<data>).")
     add_common_options(series)
     series.set_defaults(handler=command_train_series)
@@ -44,6 +50,7 @@ def add_train_series_parser(kinds, add_common_options) -> None:
 
 OPTION_FIELDS = (
     "window", "stride", "epochs", "batch_size", "learning_rate", "rul_cap", "horizon", "seed",
+    "precision",
 )  # fmt: skip
 
 

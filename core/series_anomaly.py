@@ -31,6 +31,7 @@ from core.data.windows import SensorScaler, make_windows, rul_targets
 from core.evaluation_anomalies import evaluate_anomalies, load_anomaly_labels
 from core.keras_progress import make_progress_callback
 from core.models.series_autoencoder import AUTOENCODER_PRESETS, build_sequence_autoencoder
+from core.precision import precision_scope, resolve_precision
 from core.progress import CancellationToken, emit_train_end
 from core.series_training import SeriesRunResult, SeriesTrainingConfig
 
@@ -365,7 +366,8 @@ def train_anomaly_detector(
         ).inputs
 
     keras.utils.set_random_seed(config.seed)
-    model = build_sequence_autoencoder(config.window, len(scaler.feature_columns_), preset)
+    with precision_scope(resolve_precision(config.precision)):
+        model = build_sequence_autoencoder(config.window, len(scaler.feature_columns_), preset)
     model.compile(optimizer=keras.optimizers.Adam(learning_rate=config.learning_rate), loss="mse")
     run = _fit(model, train_windows.inputs, validation_inputs, config, listeners, cancellation)
 

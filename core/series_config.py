@@ -22,6 +22,7 @@ from core.config_checks import is_integer, is_number, require_field
 from core.data.windows import DEFAULT_RUL_CAP, SHORT_UNIT_CHOICES, SensorScaler
 from core.image_pipeline import OPTIMIZERS, SCHEDULES
 from core.models.series import DEFAULT_SERIES_MODEL, SERIES_MODEL_PRESETS
+from core.precision import PRECISIONS
 
 __all__ = [
     "FAILURE_CLASS_NAMES",
@@ -69,6 +70,8 @@ class SeriesTrainingConfig:
         by_condition: Per-operating-condition scaling: "auto", True or False (`SensorScaler`).
         short_units: Units shorter than the window: "pad" or "skip".
         seed: Seed for the split, the weights and the shuffling.
+        precision: "auto" (mixed float16 when a GPU is present, else float32), "float32" or
+            "mixed_float16"; output layers stay float32 (see `core.precision`).
         threshold_quantile: Task "anomaly": quantile of the validation reconstruction error used
             as the threshold.
         healthy_rul: Task "anomaly": when RUL is known, only rows with RUL above this train the
@@ -94,6 +97,7 @@ class SeriesTrainingConfig:
     by_condition: bool | str = "auto"
     short_units: str = "pad"
     seed: int = 0
+    precision: str = "auto"
     threshold_quantile: float = 0.995
     healthy_rul: float | None = 100.0
 
@@ -104,6 +108,9 @@ class SeriesTrainingConfig:
             ValueError: A field has an unusable value; the message names it.
         """
         require_field(self.task in SERIES_TASKS, f"to be one of {list(SERIES_TASKS)}", self, "task")
+        require_field(
+            self.precision in PRECISIONS, f"to be one of {list(PRECISIONS)}", self, "precision"
+        )
         require_field(
             self.model in SERIES_MODEL_PRESETS,
             f"to be one of {list(SERIES_MODEL_PRESETS)}",

@@ -26,6 +26,7 @@ from core.data.windows import SensorScaler
 from core.image_pipeline import make_optimizer
 from core.keras_progress import make_progress_callback
 from core.models.series import build_series_model
+from core.precision import precision_scope, resolve_precision
 from core.progress import CancellationToken, emit_train_end
 from core.series_config import (
     FAILURE_CLASS_NAMES,
@@ -164,15 +165,16 @@ def train_series_model(
 
     keras.utils.set_random_seed(config.seed)
     is_rul = config.task == "rul"
-    model = build_series_model(
-        config.model,
-        config.window,
-        len(scaler.feature_columns_),
-        task=config.task,
-        members=config.members,
-        # The network then learns targets in [0, 1]: fewer epochs than raw cycles need.
-        output_scale=float(max(train_windows.targets.max(), 1.0)) if is_rul else 1.0,
-    )
+    with precision_scope(resolve_precision(config.precision)):
+        model = build_series_model(
+            config.model,
+            config.window,
+            len(scaler.feature_columns_),
+            task=config.task,
+            members=config.members,
+            # The network then learns targets in [0, 1]: fewer epochs than raw cycles need.
+            output_scale=float(max(train_windows.targets.max(), 1.0)) if is_rul else 1.0,
+        )
     steps_per_epoch = math.ceil(len(train_windows) / config.batch_size)
     model.compile(
         optimizer=make_optimizer(

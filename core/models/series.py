@@ -158,9 +158,19 @@ def build_series_model(
     for member in range(members):
         prefix = f"member_{member + 1}_" if members > 1 else ""
         hidden = _BODIES[preset](inputs, prefix)
-        output = layers.Dense(1, activation=activation, name=f"{prefix}output")(hidden)
+        # float32 output layers: under mixed precision a float16 RUL (max 65504, 3 digits)
+        # or probability near 0/1 would lose what the metrics measure.
+        output = layers.Dense(1, activation=activation, dtype="float32", name=f"{prefix}output")(
+            hidden
+        )
         if task == "rul" and output_scale != 1:
-            output = layers.Rescaling(output_scale, name=f"{prefix}output_scale")(output)
+            output = layers.Rescaling(output_scale, dtype="float32", name=f"{prefix}output_scale")(
+                output
+            )
         outputs.append(output)
-    output = outputs[0] if members == 1 else layers.Average(name="ensemble_mean")(outputs)
+    output = (
+        outputs[0]
+        if members == 1
+        else layers.Average(dtype="float32", name="ensemble_mean")(outputs)
+    )
     return keras.Model(inputs, output, name=f"{preset}_{task}")

@@ -65,7 +65,10 @@ def build_lstm_autoencoder(
     code = layers.Dense(latent, activation="tanh", name="code")(x)
     x = layers.RepeatVector(window, name="repeat")(code)
     x = layers.LSTM(units, return_sequences=True, name="decoder")(x)
-    outputs = layers.TimeDistributed(layers.Dense(features), name="reconstruction")(x)
+    # A float32 reconstruction keeps the squared-error anomaly score precise under mixed precision.
+    outputs = layers.TimeDistributed(
+        layers.Dense(features, dtype="float32"), dtype="float32", name="reconstruction"
+    )(x)
     return keras.Model(inputs, outputs, name="lstm_autoencoder")
 
 
@@ -115,8 +118,10 @@ def build_conv1d_autoencoder(
     x = layers.Conv1DTranspose(
         units, CONV1D_KERNEL, strides=2, padding="same", activation="relu", name="up2"
     )(x)
-    x = layers.Conv1D(features, CONV1D_KERNEL, padding="same", name="reconstruction")(x)
-    outputs = layers.Cropping1D((0, padding), name="crop")(x) if padding else x
+    x = layers.Conv1D(
+        features, CONV1D_KERNEL, padding="same", dtype="float32", name="reconstruction"
+    )(x)
+    outputs = layers.Cropping1D((0, padding), dtype="float32", name="crop")(x) if padding else x
     return keras.Model(inputs, outputs, name="conv1d_autoencoder")
 
 

@@ -108,3 +108,43 @@ def test_cli_trains_and_registers_a_mixed_precision_model(tmp_path, capsys):
         main([*arguments, "--precision", "half", "--registry", str(registry)])
     assert exit_info.value.code == 2
     assert "invalid choice: 'half'" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("task", "model_name", "output_layer"),
+    [("rul", "lstm", "output_scale"), ("failure", "conv1d", "output"), ("anomaly", "lstm", None)],
+)
+def test_forced_mixed_precision_trains_series_models_with_float32_outputs(
+    task, model_name, output_layer
+):
+    from core.data.bundled import sample_data_directory
+    from core.data.series import load_series
+    from core.series_anomaly import train_anomaly_detector
+    from core.series_training import SeriesTrainingConfig, train_series_model
+
+    dataset = load_series(sample_data_directory() / "sensors" / "train.csv")
+    config = SeriesTrainingConfig(
+        task=task, model=model_name, window=20, epochs=2, precision="mixed_float16"
+    )
+    train = train_anomaly_detector if task == "anomaly" else train_series_model
+    result = train(dataset, config)
+    model = result.model
+    assert model.dtype_policy.name == "mixed_float16"
+    recurrent_or_convolution = [
+        layer for layer in model.layers if type(layer).__name__ in ("LSTM", "Conv1D", "Conv2D")
+    ]
+    assert recurrent_or_convolution[0].compute_dtype == "float16"
+    assert model.outputs[0].dtype == "float32"
+    if output_layer:
+        assert model.get_layer(output_layer).dtype_policy.name == "float32"
+    assert type(model.optimizer).__name__ == "LossScaleOptimizer"
+    assert all(np.isfinite(value) for value in result.history["loss"])
+    assert keras.config.dtype_policy().name == "float32"
+
+
+def test_series_config_refuses_an_unknown_precision():
+    from core.series_training import SeriesTrainingConfig
+
+    with pytest.raises(ValueError, match=r"Received: precision='half'"):
+        SeriesTrainingConfig(precision="half").validate()

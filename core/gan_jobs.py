@@ -1,6 +1,6 @@
 """The engine behind the "Synthetic images" page: GAN training and experiment jobs, their results.
 
-The page picks an `ImageSource` (see `core.image_jobs`), turns its widget values into a
+The page picks an `ImageSource` (see `core.image_sources`), turns its widget values into a
 `GanTrainingConfig` with `gan_training_config(...)` and submits `make_gan_training_work(source,
 config)` to the `JobManager`; the work loads the images at the GAN's size inside the job. A
 registered GAN (`gan_models`) then generates a zip (`core.gan_generation.generate_zip`) or is
@@ -28,7 +28,7 @@ import numpy as np
 from core.config_checks import is_integer
 from core.gan_generation import GAN_TASK, GRID_COLUMNS
 from core.gan_training import GanTrainingConfig
-from core.image_jobs import SAMPLE, ImageSource
+from core.image_sources import SAMPLE, ImageSource
 
 GAN_JOB_KIND = "train-gan"
 BENEFIT_JOB_KIND = "gan-benefit"

@@ -222,10 +222,10 @@ def image_source_picker(remembered: dict, uploads: dict, prefix: str, label: str
     data set at a time). Errors are shown in the page.
 
     Returns:
-        `(source, summary)`: the `ImageSource` and `image_jobs.dataset_summary` of the chosen
+        `(source, summary)`: the `ImageSource` and `image_sources.dataset_summary` of the chosen
         data, or `(None, None)` while there is none or it cannot be read.
     """
-    from core import image_jobs
+    from core import image_sources
 
     choice = remembered_widget(
         remembered, st.radio, label, f"{prefix}_source", "Bundled sample",
@@ -234,13 +234,13 @@ def image_source_picker(remembered: dict, uploads: dict, prefix: str, label: str
     kind = IMAGE_SOURCE_CHOICES[choice]
     source = None
     try:
-        if kind == image_jobs.SAMPLE:
-            source = image_jobs.sample_image_source()
-        elif kind == image_jobs.ZIP:
+        if kind == image_sources.SAMPLE:
+            source = image_sources.sample_image_source()
+        elif kind == image_sources.ZIP:
             files = remembered_uploader(
                 uploads, "Zip of class folders (one folder per class)", f"{prefix}_zip", ["zip"]
             )
-            source = image_jobs.zip_image_source(*files[0]) if files else None
+            source = image_sources.zip_image_source(*files[0]) if files else None
         else:
             images = remembered_uploader(
                 uploads, "Images", f"{prefix}_manifest_images", IMAGE_UPLOAD_TYPES, True
@@ -249,11 +249,11 @@ def image_source_picker(remembered: dict, uploads: dict, prefix: str, label: str
                 uploads, "Manifest CSV (columns filename,label)", f"{prefix}_manifest", ["csv"]
             )
             if images and manifest:
-                source = image_jobs.manifest_image_source(images + manifest, manifest[0][0])
+                source = image_sources.manifest_image_source(images + manifest, manifest[0][0])
     except ValueError as error:
         st.error(str(error))
     if source is None:
-        if kind != image_jobs.SAMPLE:
+        if kind != image_sources.SAMPLE:
             st.info("Upload your data above, or choose the bundled sample.")
         return None, None
     cache = st.session_state.setdefault(f"{prefix}_summaries", {})
@@ -261,7 +261,7 @@ def image_source_picker(remembered: dict, uploads: dict, prefix: str, label: str
         cache.clear()  # One data set at a time: uploads can be large.
         with st.spinner("Reading the images..."):
             try:
-                cache[source.fingerprint] = image_jobs.dataset_summary(source)
+                cache[source.fingerprint] = image_sources.dataset_summary(source)
             except ValueError as error:
                 cache[source.fingerprint] = {"error": str(error)}
     summary = cache[source.fingerprint]

@@ -10,7 +10,7 @@ import pytest
 from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
 from streamlit.testing.v1 import AppTest
 
-from core import gan_jobs, gan_training, image_jobs, ui
+from core import gan_jobs, gan_training, image_sources, ui
 from core.data.images import load_image_zip
 from core.registry import ModelRegistry
 from tests.conftest import REPOSITORY_ROOT
@@ -76,7 +76,7 @@ def busy_manager():
 def saved_gan(isolated_registry):
     """A one-epoch 32-pixel GAN of the sample, registered as 'fixture-gan'."""
     config = gan_training.GanTrainingConfig(image_size=32, epochs=1, per_class=8)
-    dataset = image_jobs.sample_image_source().load((32, 32), 1)
+    dataset = image_sources.sample_image_source().load((32, 32), 1)
     result = gan_training.run_gan_training(dataset, config)
     return gan_training.save_gan_run(result, ModelRegistry(isolated_registry), "fixture-gan")
 
@@ -221,7 +221,7 @@ def test_the_experiment_compares_baseline_and_augmented(open_page, saved_gan):
 def test_an_experiment_the_engine_refuses_shows_why(open_page, isolated_registry):
     # A GAN of two other classes cannot be tested on the sample's five.
     config = gan_training.GanTrainingConfig(image_size=32, epochs=1)
-    dataset = image_jobs.zip_image_source("parts.zip", parts_zip(4)).load((32, 32), 1)
+    dataset = image_sources.zip_image_source("parts.zip", parts_zip(4)).load((32, 32), 1)
     result = gan_training.run_gan_training(dataset, config)
     gan_training.save_gan_run(result, ModelRegistry(isolated_registry), "parts-gan")
     app = open_page()

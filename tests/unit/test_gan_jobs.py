@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from core import gan_jobs, image_jobs
+from core import gan_jobs, image_sources
 from core.gan_generation import images_to_zip
 from core.gan_training import GanRunResult, GanTrainingConfig
 from core.jobs import JobManager
@@ -131,14 +131,14 @@ def test_training_config_names_unknown_and_invalid_choices():
 
 
 def test_training_work_checks_the_config_before_queueing():
-    source = image_jobs.zip_image_source("parts.zip", parts_zip(2))
+    source = image_sources.zip_image_source("parts.zip", parts_zip(2))
     with pytest.raises(ValueError, match="Expected `epochs` to be an integer >= 1"):
         gan_jobs.make_gan_training_work(source, GanTrainingConfig(epochs=0))
 
 
 @pytest.mark.slow
 def test_a_one_epoch_gan_job_finishes_with_a_grid_in_the_snapshot():
-    source = image_jobs.zip_image_source("parts.zip", parts_zip(8))
+    source = image_sources.zip_image_source("parts.zip", parts_zip(8))
     config = gan_jobs.gan_training_config(image_size=32, epochs=1, batch_size=8)
     manager = JobManager()
     job = manager.submit(
@@ -165,7 +165,7 @@ def test_a_one_epoch_gan_job_finishes_with_a_grid_in_the_snapshot():
 
 
 def test_a_job_cancelled_while_loading_returns_nothing():
-    source = image_jobs.zip_image_source("parts.zip", parts_zip(2))
+    source = image_sources.zip_image_source("parts.zip", parts_zip(2))
     work = gan_jobs.make_gan_training_work(source, GanTrainingConfig(image_size=32, epochs=1))
     progress = types.SimpleNamespace(set_message=lambda text: None)
     assert work(progress, types.SimpleNamespace(cancelled=True)) is None
@@ -197,9 +197,9 @@ def test_gan_jobs_lists_only_this_page_s_kinds_of_one_owner():
 
 def test_suggested_names_are_valid_registry_names():
     config = GanTrainingConfig(image_size=32)
-    zip_source = image_jobs.zip_image_source("steel parts (v2).zip", parts_zip(1))
+    zip_source = image_sources.zip_image_source("steel parts (v2).zip", parts_zip(1))
     assert gan_jobs.suggested_gan_name(zip_source, config) == "steel-parts-v2-gan32"
-    long_source = image_jobs.zip_image_source("x" * 90 + ".zip", parts_zip(1))
+    long_source = image_sources.zip_image_source("x" * 90 + ".zip", parts_zip(1))
     long_name = gan_jobs.suggested_gan_name(long_source, GanTrainingConfig(image_size=128))
     assert len(long_name) == 64 and long_name.endswith("-gan128")
     for name in ("steel-parts-v2-gan32", long_name):
@@ -233,7 +233,7 @@ def test_gan_models_keeps_gans_newest_first():
 
 
 def test_benefit_work_checks_its_settings_and_the_model_before_queueing(tmp_path):
-    source = image_jobs.zip_image_source("parts.zip", parts_zip(2))
+    source = image_sources.zip_image_source("parts.zip", parts_zip(2))
     registry = FakeRegistry(
         [fake_record("parts-gan32", 1, "2026-01-01T10:00:00+00:00"),
          fake_record("classifier", 1, "2026-01-01T10:00:00+00:00", task="classification")]
@@ -266,7 +266,7 @@ def test_benefit_work_loads_the_data_at_the_gan_size_and_runs_the_experiment(mon
         sys.modules, "core.gan_benefit", types.SimpleNamespace(run_gan_benefit=fake_run_gan_benefit)
     )
     registry = FakeRegistry([fake_record("parts-gan32", 1, "2026-01-01T10:00:00+00:00")])
-    source = image_jobs.zip_image_source("parts.zip", parts_zip(3))
+    source = image_sources.zip_image_source("parts.zip", parts_zip(3))
     work = gan_jobs.make_benefit_work(
         source, registry, "parts-gan32:1", real_per_class=2, synthetic_per_class=5,
         training_steps=10, repeats=2, seed=7,

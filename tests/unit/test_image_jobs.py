@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from core import charts_training, image_jobs
+from core import charts_training, image_jobs, image_sources
 from core.data.images import ImageDataset
 from core.evaluation import evaluate_classification
 from core.jobs import JobManager
@@ -55,7 +55,7 @@ def sample_directory(tmp_path, monkeypatch):
 
 def test_zip_source_loads_at_any_size_and_summarises():
     data = zip_bytes(class_files(5))
-    source = image_jobs.zip_image_source("parts.zip", data)
+    source = image_sources.zip_image_source("parts.zip", data)
     assert source.kind == "zip"
     assert source.file_names == ("parts.zip",)
     assert source.description == "zip parts.zip"
@@ -63,7 +63,7 @@ def test_zip_source_loads_at_any_size_and_summarises():
     assert dataset.images.shape == (10, 16, 16, 1)
     assert dataset.class_names == list(CLASSES)
 
-    summary = image_jobs.dataset_summary(source, thumbnails_per_class=3)
+    summary = image_sources.dataset_summary(source, thumbnails_per_class=3)
     assert summary["description"] == "zip parts.zip"
     assert summary["report"]["class_counts"] == {"ok": 5, "scratch": 5}
     assert summary["report"]["images"] == 10
@@ -71,36 +71,36 @@ def test_zip_source_loads_at_any_size_and_summarises():
     assert list(summary["thumbnails"]) == list(CLASSES)
     name, image = summary["thumbnails"]["scratch"][0]
     assert name.startswith("scratch/")
-    assert image.shape == (*image_jobs.THUMBNAIL_SIZE, 3)
+    assert image.shape == (*image_sources.THUMBNAIL_SIZE, 3)
     assert len(summary["thumbnails"]["ok"]) == 3
 
 
 def test_zip_source_fingerprint_follows_content():
-    first = image_jobs.zip_image_source("a.zip", zip_bytes(class_files(2)))
-    again = image_jobs.zip_image_source("a.zip", zip_bytes(class_files(2)))
-    other = image_jobs.zip_image_source("a.zip", zip_bytes(class_files(3)))
+    first = image_sources.zip_image_source("a.zip", zip_bytes(class_files(2)))
+    again = image_sources.zip_image_source("a.zip", zip_bytes(class_files(2)))
+    other = image_sources.zip_image_source("a.zip", zip_bytes(class_files(3)))
     assert first.fingerprint == again.fingerprint
     assert first.fingerprint != other.fingerprint
 
 
 def test_zip_source_refuses_bytes_that_are_not_a_zip():
     with pytest.raises(ValueError, match=r"Expected a \.zip archive .*name='notes\.zip'"):
-        image_jobs.zip_image_source("notes.zip", b"just some text")
+        image_sources.zip_image_source("notes.zip", b"just some text")
 
 
 def test_zip_source_refuses_a_name_that_is_not_text():
     with pytest.raises(TypeError, match="Expected each upload as a \\(name, bytes\\) pair"):
-        image_jobs.zip_image_source(None, b"PK")
+        image_sources.zip_image_source(None, b"PK")
 
 
 def test_zip_without_class_folders_fails_with_the_reason():
-    source = image_jobs.zip_image_source("flat.zip", zip_bytes([("a.png", png_bytes(10))]))
+    source = image_sources.zip_image_source("flat.zip", zip_bytes([("a.png", png_bytes(10))]))
     with pytest.raises(ValueError, match="Expected at least one readable image inside a class"):
-        image_jobs.dataset_summary(source)
+        image_sources.dataset_summary(source)
 
 
 def test_sample_source_reads_the_bundled_images(sample_directory):
-    source = image_jobs.sample_image_source()
+    source = image_sources.sample_image_source()
     assert source.kind == "sample"
     assert source.file_names == ()
     dataset = source.load((12, 12), 1)
@@ -111,7 +111,7 @@ def test_sample_source_reads_the_bundled_images(sample_directory):
 def test_sample_source_missing_says_how_to_regenerate(tmp_path, monkeypatch):
     monkeypatch.setenv("LINESIGHT_SAMPLE_DATA", str(tmp_path / "nowhere"))
     with pytest.raises(ValueError, match="python -m core sample-data"):
-        image_jobs.sample_image_source()
+        image_sources.sample_image_source()
 
 
 def test_manifest_source_places_flat_uploads_and_reports_what_it_skips():
@@ -123,7 +123,7 @@ def test_manifest_source_places_flat_uploads_and_reports_what_it_skips():
     rows += [f"{name},{'ok' if name.endswith('_o.png') else 'scratch'}" for name, _ in images[1:]]
     rows.append("folder/missing.png,ok")
     manifest = ("labels.csv", "\n".join(rows).encode())
-    source = image_jobs.manifest_image_source([*images, manifest], "labels.csv")
+    source = image_sources.manifest_image_source([*images, manifest], "labels.csv")
     assert source.kind == "manifest"
     assert source.file_names[0] == "labels.csv"
     dataset = source.load((10, 10), 1)
@@ -138,13 +138,13 @@ def test_manifest_source_places_flat_uploads_and_reports_what_it_skips():
 def test_manifest_rows_may_name_files_by_relative_path():
     images = [("001.png", png_bytes(30)), ("002.png", png_bytes(220))]
     manifest = ("m.csv", b"filename,label\nok/001.png,ok\nscratch/002.png,scratch\n")
-    dataset = image_jobs.manifest_image_source([*images, manifest], "m.csv").load((8, 8), 1)
+    dataset = image_sources.manifest_image_source([*images, manifest], "m.csv").load((8, 8), 1)
     assert dataset.filenames == ["ok/001.png", "scratch/002.png"]
     assert dataset.rejected == []
 
 
 def test_manifest_without_columns_fails_with_the_manifest_name():
-    source = image_jobs.manifest_image_source(
+    source = image_sources.manifest_image_source(
         [("a.png", png_bytes(1)), ("m.csv", b"name,class\na.png,ok\n")], "m.csv"
     )
     expected = r"columns filename,label\. Received: columns=\['name', 'class'\] in 'm\.csv'"
@@ -154,11 +154,11 @@ def test_manifest_without_columns_fails_with_the_manifest_name():
 
 def test_manifest_source_needs_the_manifest_and_images():
     with pytest.raises(ValueError, match=r"Expected a \.csv manifest .*manifest_name='m\.csv'"):
-        image_jobs.manifest_image_source([("a.png", png_bytes(1))], "m.csv")
+        image_sources.manifest_image_source([("a.png", png_bytes(1))], "m.csv")
     with pytest.raises(ValueError, match="Expected images to go with the manifest"):
-        image_jobs.manifest_image_source([("m.csv", b"filename,label\n")], "m.csv")
+        image_sources.manifest_image_source([("m.csv", b"filename,label\n")], "m.csv")
     with pytest.raises(TypeError, match="Expected a list of"):
-        image_jobs.manifest_image_source("m.csv", "m.csv")
+        image_sources.manifest_image_source("m.csv", "m.csv")
 
 
 def test_training_defaults_come_from_the_config():
@@ -194,7 +194,7 @@ def test_training_config_rejects_an_unknown_optimizer_or_choice():
 
 
 def test_make_training_work_checks_the_config_before_queueing():
-    source = image_jobs.zip_image_source("a.zip", zip_bytes(class_files(2)))
+    source = image_sources.zip_image_source("a.zip", zip_bytes(class_files(2)))
     with pytest.raises(ValueError, match="Received: epochs=0"):
         image_jobs.make_training_work(source, ImageTrainingConfig(epochs=0))
 
@@ -208,11 +208,11 @@ def test_queue_text(position, text):
 
 def test_suggested_model_name_is_a_valid_registry_name(sample_directory):
     config = ImageTrainingConfig(model="seed_cnn")
-    source = image_jobs.zip_image_source("My parts (v2).zip", zip_bytes(class_files(1)))
+    source = image_sources.zip_image_source("My parts (v2).zip", zip_bytes(class_files(1)))
     name = image_jobs.suggested_model_name(source, config)
     assert name == "My-parts-v2-seed_cnn"
     validate_model_name(name)  # Raises when the registry would refuse it.
-    assert image_jobs.suggested_model_name(image_jobs.sample_image_source(), config) == (
+    assert image_jobs.suggested_model_name(image_sources.sample_image_source(), config) == (
         "sample-seed_cnn"
     )
 
@@ -317,7 +317,7 @@ def test_selectable_confusion_matrix_outlines_the_chosen_cell():
 
 @pytest.mark.slow
 def test_training_work_runs_in_a_job_and_reports_progress():
-    source = image_jobs.zip_image_source("parts.zip", zip_bytes(class_files(12)))
+    source = image_sources.zip_image_source("parts.zip", zip_bytes(class_files(12)))
     config = image_jobs.training_config(model="seed_cnn", epochs=2, image_size=16, batch_size=8)
     manager = JobManager()
     job = manager.submit("me", "train-image", image_jobs.make_training_work(source, config))
@@ -340,7 +340,7 @@ def test_training_work_runs_in_a_job_and_reports_progress():
 
 
 def test_training_work_cancelled_while_loading_returns_nothing():
-    source = image_jobs.zip_image_source("parts.zip", zip_bytes(class_files(2)))
+    source = image_sources.zip_image_source("parts.zip", zip_bytes(class_files(2)))
     work = image_jobs.make_training_work(source, image_jobs.training_config(model="seed_cnn"))
     cancellation = types.SimpleNamespace(cancelled=True)
     messages = []

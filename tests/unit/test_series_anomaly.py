@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from core import series_anomaly
+from core import anomaly_scoring
 from core.data.series import ColumnMapping, dataset_from_frame, load_series
 from core.data.windows import SensorScaler
 from core.progress import CancellationToken
@@ -221,7 +221,7 @@ def test_scoring_in_chunks_matches_scoring_at_once(monkeypatch, chunk_rows):
     config = SeriesTrainingConfig(task="anomaly", window=4)
     whole = anomaly_scores(WindowMeanModel(), scaler, config, dataset, threshold=None)
 
-    monkeypatch.setattr(series_anomaly, "_CHUNK_ROWS", chunk_rows)
+    monkeypatch.setattr(anomaly_scoring, "_CHUNK_ROWS", chunk_rows)
     chunked = anomaly_scores(WindowMeanModel(), scaler, config, dataset, threshold=None)
 
     pd.testing.assert_frame_equal(whole, chunked)

@@ -160,7 +160,8 @@ def command_predict(arguments: argparse.Namespace) -> int:
     import pandas as pd
 
     from core.image_workflow import load_predictor
-    from core.line_inference import check_output_path, count_input_items, predict_to_outputs
+    from core.line_inference import count_input_items, predict_to_outputs
+    from core.prediction_writers import check_output_path
 
     if arguments.out:
         check_output_path(arguments.out)  # Before the model loads: fail in a second, not ten.

@@ -25,16 +25,14 @@ from pathlib import Path
 
 from core.data.image_decoding import SUPPORTED_IMAGE_SUFFIXES
 from core.data.validation import describe_value
-from core.line_inference import (
-    DEFAULT_BATCH_SIZE,
+from core.line_inference import DEFAULT_BATCH_SIZE, InputItem, score_batches
+from core.maintenance import neutralise_spreadsheet_text
+from core.prediction_writers import (
     REJECTED_COLUMNS,
     CsvRowWriter,
-    InputItem,
     prediction_columns,
     rejected_path_for,
-    score_batches,
 )
-from core.maintenance import _neutralise
 
 WATCH_EXTRA_COLUMNS = ["scored_at"]
 
@@ -133,7 +131,7 @@ class FolderWatcher:
                     continue
                 path = Path(directory, file_name)
                 name = path.relative_to(self.directory).as_posix()
-                if _neutralise(name) in self._done:
+                if neutralise_spreadsheet_text(name) in self._done:
                     continue
                 try:
                     status = path.stat()
@@ -177,7 +175,7 @@ class FolderWatcher:
             rejections = [{"source": s, **refusal.as_dict()} for s, refusal in batch.rejected]
             self._writer.write(records)
             self._rejected_writer.write(rejections)
-            self._done.update(_neutralise(record["name"]) for record in records)
+            self._done.update(neutralise_spreadsheet_text(record["name"]) for record in records)
             for _, refusal in batch.rejected:
                 if refusal.name in found:
                     self._refused_signatures[refusal.name] = found[refusal.name]
@@ -261,7 +259,7 @@ def _names_in(path: Path, columns: list[str]) -> set[str]:
     with open(path, newline="", encoding="utf-8") as handle:
         reader = csv.reader(handle)
         header = next(reader, [])
-        expected = [_neutralise(column) for column in columns]
+        expected = [neutralise_spreadsheet_text(column) for column in columns]
         if header != expected:
             raise ValueError(
                 f"Expected the existing results file to have the columns {expected} (this "

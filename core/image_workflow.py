@@ -7,13 +7,12 @@ user interface.
 from __future__ import annotations
 
 import dataclasses
-import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
 
-from core.data.validation import RejectedFile, describe_value
+from core.data.validation import describe_value
 
 IMAGE_TASK = "image_classification"
 # Enough to browse in a gallery; the full list would bloat the metadata of a poor model.
@@ -238,51 +237,3 @@ def evaluate_registered_model(registry, reference: str, data) -> dict:
     evaluation["model"] = f"{metadata['name']}:{metadata['version']}"
     evaluation["rejected"] = [rejected.as_dict() for rejected in dataset.rejected]
     return evaluation
-
-
-def collect_input_files(inputs: Sequence[str | os.PathLike]) -> tuple[list, list[RejectedFile]]:
-    """Gathers (name, bytes) pairs from image files, folders (recursively) and zips.
-
-    Returns:
-        The files and the inputs that could not be used, with reasons.
-    """
-    from core.data.archives import read_zip
-    from core.data.images import SUPPORTED_IMAGE_SUFFIXES
-
-    files, rejected = [], []
-    for entry in inputs:
-        path = Path(entry)
-        if path.is_dir():
-            for child in sorted(path.rglob("*")):
-                if child.is_file() and child.suffix.lower() in SUPPORTED_IMAGE_SUFFIXES:
-                    files.append((str(child.relative_to(path)), child.read_bytes()))
-        elif path.is_file() and path.suffix.lower() == ".zip":
-            try:
-                contents = read_zip(path, name=path.name)
-            except ValueError as error:
-                rejected.append(RejectedFile(path.name, str(error)))
-                continue
-            files.extend((member.name, member.data) for member in contents.members)
-            rejected.extend(contents.rejected)
-        elif path.is_file():
-            files.append((path.name, path.read_bytes()))
-        else:
-            rejected.append(
-                RejectedFile(
-                    str(path), f"Expected an existing file, folder or zip. Received: path='{path}'"
-                )
-            )
-    return files, rejected
-
-
-def predict_inputs(registry, reference: str, inputs: Sequence[str | os.PathLike]):
-    """Predicts every image in `inputs` (files, folders, zips) with a registered model.
-
-    Returns:
-        A `PredictionBatch`; unreadable files are in its `rejected` list with reasons.
-    """
-    predictor, _ = load_predictor(registry, reference)
-    files, rejected = collect_input_files(inputs)
-    batch = predictor.predict_bytes(files)
-    batch.rejected = rejected + batch.rejected
-    return batch

@@ -15,7 +15,6 @@ Example:
 from __future__ import annotations
 
 import collections
-import csv
 import dataclasses
 import glob
 import os
@@ -27,12 +26,15 @@ import numpy as np
 
 from core.data.archives import is_zip_name, iter_zip_members
 from core.data.image_decoding import SUPPORTED_IMAGE_SUFFIXES, ImageCollector
-from core.data.validation import RejectedFile, describe_value
-from core.maintenance import _neutralise
+from core.data.validation import RejectedFile
+from core.prediction_writers import (
+    REJECTED_COLUMNS,
+    CsvRowWriter,
+    open_prediction_writer,
+    rejected_path_for,
+)
 
 DEFAULT_BATCH_SIZE = 64
-OUTPUT_SUFFIXES = (".csv", ".parquet")
-REJECTED_COLUMNS = ("source", "name", "reason")
 # Kept in memory for the summary: enough to show, bounded whatever the number of images.
 MAX_REPORTED_REJECTIONS = 100
 PREVIEW_ROWS = 20
@@ -90,32 +92,6 @@ class ScoredBatch:
             )
             records.append(record)
         return records
-
-
-def prediction_columns(class_names: Sequence[str]) -> list[str]:
-    """The output columns: source, name, predicted, confidence, then `p_<class>` per class."""
-    return ["source", "name", "predicted", "confidence"] + [f"p_{name}" for name in class_names]
-
-
-def check_output_path(out: str | os.PathLike) -> Path:
-    """Returns `out` as a Path after checking its suffix is .csv or .parquet.
-
-    Raises:
-        ValueError: If the suffix is anything else.
-    """
-    path = Path(out)
-    if path.suffix.lower() not in OUTPUT_SUFFIXES:
-        raise ValueError(
-            "Expected an output file ending in .csv or .parquet. "
-            f"Received: out={describe_value(str(out))}"
-        )
-    return path
-
-
-def rejected_path_for(path: str | os.PathLike) -> Path:
-    """The sidecar of unreadable files: `<stem>.rejected.csv` beside `path`."""
-    path = Path(path)
-    return path.with_name(f"{path.stem}.rejected.csv")
 
 
 def iter_input_items(inputs: Iterable[str | os.PathLike]) -> Iterator[InputItem]:
@@ -215,96 +191,6 @@ def _predict(predictor, collector: ImageCollector, sources, rejected) -> ScoredB
     else:
         probabilities = np.zeros((0, len(predictor.class_names)), dtype=np.float32)
     return ScoredBatch(list(sources), list(collector.names), probabilities, list(rejected))
-
-
-class CsvRowWriter:
-    """Writes rows to a CSV file as they come, safe to open in a spreadsheet, flushed per call.
-
-    Text cells starting with `=`, `+`, `-`, `@`, a tab or a carriage return get a leading
-    apostrophe (as `core.maintenance.predictions_csv`). The header is written once: when the
-    file is new or empty; appending to a file keeps its rows.
-
-    Args:
-        path: The CSV file.
-        columns: Column names, in order.
-        append: Append to an existing file instead of replacing it. Defaults to False.
-    """
-
-    def __init__(self, path: str | os.PathLike, columns: Sequence[str], *, append: bool = False):
-        self.path = Path(path)
-        self.columns = list(columns)
-        has_rows = append and self.path.is_file() and self.path.stat().st_size > 0
-        self._handle = open(self.path, "a" if append else "w", newline="", encoding="utf-8")  # noqa: SIM115
-        self._writer = csv.writer(self._handle)
-        if not has_rows:
-            self._writer.writerow([_neutralise(column) for column in self.columns])
-            self._handle.flush()
-
-    def write(self, records: Iterable[dict]) -> None:
-        """Writes one row per record (a dict keyed by column name) and flushes."""
-        self._writer.writerows(
-            [_neutralise(record[column]) for column in self.columns] for record in records
-        )
-        self._handle.flush()
-
-    def close(self) -> None:
-        self._handle.close()
-
-    def __enter__(self) -> CsvRowWriter:
-        return self
-
-    def __exit__(self, *exception) -> None:
-        self.close()
-
-
-class ParquetRowWriter:
-    """Writes prediction rows to Parquet, one row group per call, with a fixed schema.
-
-    Args:
-        path: The Parquet file (replaced).
-        columns: `prediction_columns(...)`: three text columns, then numbers.
-    """
-
-    def __init__(self, path: str | os.PathLike, columns: Sequence[str]):
-        import pyarrow as pa
-        import pyarrow.parquet as pq
-
-        self.path = Path(path)
-        self.columns = list(columns)
-        text_columns = {"source", "name", "predicted"}
-        self._schema = pa.schema(
-            [(name, pa.string() if name in text_columns else pa.float64()) for name in columns]
-        )
-        self._writer = pq.ParquetWriter(self.path, self._schema)
-
-    def write(self, records: Sequence[dict]) -> None:
-        """Writes the records as one row group (nothing for an empty list)."""
-        import pyarrow as pa
-
-        if records:
-            self._writer.write_table(pa.Table.from_pylist(list(records), schema=self._schema))
-
-    def close(self) -> None:
-        self._writer.close()
-
-    def __enter__(self) -> ParquetRowWriter:
-        return self
-
-    def __exit__(self, *exception) -> None:
-        self.close()
-
-
-def open_prediction_writer(path: str | os.PathLike, class_names: Sequence[str]):
-    """Opens a CSV or Parquet writer for predictions, chosen by the suffix of `path`.
-
-    Raises:
-        ValueError: If the suffix is not .csv or .parquet.
-    """
-    path = check_output_path(path)
-    columns = prediction_columns(class_names)
-    if path.suffix.lower() == ".parquet":
-        return ParquetRowWriter(path, columns)
-    return CsvRowWriter(path, columns)
 
 
 @dataclasses.dataclass

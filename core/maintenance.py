@@ -154,7 +154,7 @@ def maintenance_table(
     return frame
 
 
-def _neutralise(value: object) -> object:
+def neutralise_spreadsheet_text(value: object) -> object:
     """Prefixes an apostrophe to text a spreadsheet would run as a formula."""
     if isinstance(value, str) and value.startswith(_FORMULA_PREFIXES):
         return "'" + value
@@ -180,8 +180,8 @@ def predictions_csv(frame: pd.DataFrame) -> bytes:
             or pd.api.types.is_bool_dtype(values)
             or pd.api.types.is_datetime64_any_dtype(values)
         ):
-            safe[column] = values.astype(object).map(_neutralise)
-    safe.columns = [_neutralise(str(column)) for column in safe.columns]
+            safe[column] = values.astype(object).map(neutralise_spreadsheet_text)
+    safe.columns = [neutralise_spreadsheet_text(str(column)) for column in safe.columns]
     # CRLF rows (RFC 4180) make the csv writer quote any cell holding a line break, CR included.
     return safe.to_csv(index=False, lineterminator="\r\n").encode("utf-8")
 

@@ -2,7 +2,6 @@
 
 import io
 import json
-import zipfile
 
 import numpy as np
 import pytest
@@ -10,7 +9,7 @@ from PIL import Image
 
 from core.cli import main
 from core.demo_models import bundled_demo_models, ensure_demo_models
-from core.image_workflow import collect_input_files, run_image_training, save_image_run
+from core.image_workflow import run_image_training, save_image_run
 from core.registry import ModelRegistry
 from core.training import ImageTrainingConfig
 
@@ -68,24 +67,6 @@ def test_run_evaluates_on_held_out_images_and_registers(stripes_folder, tmp_path
     assert metadata["extra"]["dataset"]["class_counts"] == {"horizontal": 30, "vertical": 30}
 
 
-def test_collect_input_files_reads_files_folders_and_zips(stripes_folder, tmp_path):
-    archive = tmp_path / "more.zip"
-    with zipfile.ZipFile(archive, "w") as writer:
-        writer.writestr("a.png", png_bytes(np.zeros((SIZE, SIZE), np.uint8)))
-        writer.writestr("../escape.png", b"x")
-    single = stripes_folder / "vertical" / "vertical_0.png"
-    files, rejected = collect_input_files(
-        [single, stripes_folder / "horizontal", archive, tmp_path / "missing.png"]
-    )
-    names = [name for name, _ in files]
-    assert names[0] == "vertical_0.png"
-    assert len(names) == 1 + 30 + 1
-    assert "a.png" in names
-    reasons = {item.name: item.reason for item in rejected}
-    assert "'..' components are refused" in reasons["../escape.png"]
-    assert "Expected an existing file, folder or zip" in reasons[str(tmp_path / "missing.png")]
-
-
 @pytest.mark.slow
 def test_cli_train_evaluate_predict_and_manage_models(stripes_folder, tmp_path, capsys):
     registry = str(tmp_path / "registry")
@@ -113,7 +94,14 @@ def test_cli_train_evaluate_predict_and_manage_models(stripes_folder, tmp_path, 
     predicted = last_json_line(capsys)
     assert predicted["predicted"] == 1
     assert predicted["rejected"][0]["name"] == "broken.png"
-    assert out.read_text().splitlines()[0] == "name,predicted,confidence,p_horizontal,p_vertical"
+    header = "source,name,predicted,confidence,p_horizontal,p_vertical"
+    assert out.read_text().splitlines()[0] == header
+    assert (
+        (tmp_path / "predictions.rejected.csv")
+        .read_text()
+        .splitlines()[1]
+        .startswith(f"{inbox},broken.png,")
+    )
 
     assert main(["models", "list", *common]) == 0
     references = [row["reference"] for row in last_json_line(capsys)["models"]]

@@ -10,23 +10,22 @@ import pytest
 from PIL import Image
 
 from core.line_inference import (
-    CsvRowWriter,
     count_input_items,
     iter_input_items,
     predict_to_outputs,
-    rejected_path_for,
     score_batches,
 )
+from core.prediction_writers import CsvRowWriter, rejected_path_for
 
 
 class FakePredictor:
     """Predicts 'bright' for images brighter than mid-grey; records each batch size."""
 
-    class_names = ["bright", "dark"]
     image_size = (8, 8)
     channels = 1
 
     def __init__(self):
+        self.class_names = ["bright", "dark"]
         self.batch_sizes = []
 
     def predict_arrays(self, images):
@@ -81,7 +80,14 @@ def test_images_stream_in_batches_of_at_most_batch_size(tmp_path):
     assert summary.predicted_counts == {"bright": 30}
     frame = pd.read_csv(out)
     assert len(frame) == 30
-    assert list(frame.columns) == ["source", "name", "predicted", "confidence", "p_bright", "p_dark"]
+    assert list(frame.columns) == [
+        "source",
+        "name",
+        "predicted",
+        "confidence",
+        "p_bright",
+        "p_dark",
+    ]
     assert frame["name"].tolist() == sorted(frame["name"])
     assert (frame["source"] == str(folder)).all()
     assert frame["confidence"].to_numpy() == pytest.approx(200 / 255, abs=1e-6)

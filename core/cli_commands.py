@@ -53,7 +53,10 @@ def command_train_image(arguments: argparse.Namespace) -> int:
     from core.terminal_progress import TerminalProgressBar
 
     config = image_config_from_arguments(arguments)
-    registry = open_registry(arguments)
+    # In a cluster every worker ends with the same weights; only the chief touches the registry
+    # (the demo models included), so a shared registry folder gets one of each.
+    role = cluster_role() if config.strategy == "multiworker" else None
+    registry = open_registry(arguments) if role is None or role["is_chief"] else None
     print(f"Loading images from {arguments.data} ...", flush=True)
     result = run_image_training(arguments.data, config, listeners=[TerminalProgressBar()])
     dataset = result.dataset
@@ -65,9 +68,7 @@ def command_train_image(arguments: argparse.Namespace) -> int:
     )
     for rejected in dataset.rejected:
         print(f"  skipped {rejected.name}: {rejected.reason}", flush=True)
-    role = cluster_role()
-    if not role["is_chief"]:
-        # Every worker holds the same weights; only the chief writes to the registry.
+    if registry is None:
         print(f"Worker {role['task_index']} done; the chief registers the model.", flush=True)
         if arguments.json:
             print_json({"model": None, "worker": role["task_index"], "registered": False})

@@ -73,8 +73,9 @@ def fit_multiworker(
             across all replicas of all workers. `steps_per_execution` does not apply: the loop
             runs one step per call.
         listeners: `core.progress` listeners (on this worker).
-        cancellation: Token that stops training after the current batch; a cancellation on any
-            worker stops all of them.
+        cancellation: Token that stops training; a cancellation on any worker stops all of
+            them. The workers agree on it through the next step's all-reduce, so one more
+            batch runs (none when it comes during an epoch's last batch).
         strategy: The `tf.distribute.Strategy`, made before TensorFlow's first operation.
 
     Returns:
@@ -126,7 +127,8 @@ def fit_multiworker(
         )
     )
     train_step = _make_train_step(model, optimizer, strategy, global_batch_size, weighted, tf)
-    validate = _make_validation(model, strategy, tf) if validation_dataset is not None else None
+    evaluate = _make_evaluation(model, tf) if validation_dataset is not None else None
+    agree = _make_agreement(strategy, tf)
 
     broadcaster = ProgressBroadcaster(listeners)
     batch_broadcaster = ProgressBroadcaster(
@@ -137,7 +139,7 @@ def fit_multiworker(
     early_stopping = _Patience(patience)
     plateau = _Patience(max(2, patience // 3), min_delta=PLATEAU_MIN_DELTA)
     history: dict[str, list[float]] = {"loss": [], "accuracy": []}
-    if validate is not None:
+    if evaluate is not None:
         history.update(val_loss=[], val_accuracy=[])
     best_weights, best_epoch = None, None
     cancelled = False
@@ -160,9 +162,16 @@ def fit_multiworker(
             if totals[3] > 0:
                 cancelled = True
                 break
-        # Like `model.fit`, an interrupted epoch still validates and enters the history.
-        if validate is not None:
-            logs["val_loss"], logs["val_accuracy"] = validate(validation_dataset)
+        # Like `model.fit`, an interrupted epoch still validates and enters the history. Each
+        # worker validates alone; averaging the numbers across replicas then makes every worker
+        # take the same early stopping decision even if its arithmetic differed in the last
+        # bit, and a cancellation during the epoch's last batch stops all workers here.
+        measured = evaluate(validation_dataset) if evaluate is not None else []
+        asks_to_stop = float(cancellation is not None and cancellation.cancelled)
+        *agreed, anyone_stops = agree([*measured, asks_to_stop])
+        if evaluate is not None:
+            logs["val_loss"], logs["val_accuracy"] = agreed
+        cancelled = cancelled or anyone_stops > 0
         for key, value in logs.items():
             history[key].append(value)
         broadcaster.emit("on_epoch_end", epoch, dict(logs))
@@ -244,13 +253,11 @@ def _make_train_step(model, optimizer, strategy, global_batch_size: int, weighte
     return train_step
 
 
-def _make_validation(model, strategy, tf):
-    """Returns `validate(dataset) -> (loss, accuracy)`, the same on every worker.
+def _make_evaluation(model, tf):
+    """Returns `evaluate(dataset) -> [loss, accuracy]` over a whole dataset, on this worker.
 
     Each worker evaluates the whole validation set on its own copy of the (identical) weights:
-    no sharding, so no uneven last batch can leave workers waiting on each other. The two
-    numbers are then averaged across replicas, so that every worker takes the same early
-    stopping decision even if its arithmetic differed in the last bit.
+    no sharding, so no uneven last batch can leave one worker waiting for another.
     """
     import keras
 
@@ -263,20 +270,28 @@ def _make_validation(model, strategy, tf):
         count = tf.cast(tf.size(labels), tf.float32)
         return tf.stack([tf.reduce_sum(losses), tf.reduce_sum(correct), count])
 
+    def evaluate(dataset) -> list[float]:
+        totals = np.zeros(3)
+        for images, labels, *_ in dataset:
+            totals += batch_sums(images, labels).numpy()
+        count = max(totals[2], 1.0)
+        return [float(totals[0] / count), float(totals[1] / count)]
+
+    return evaluate
+
+
+def _make_agreement(strategy, tf):
+    """Returns `agree(values) -> values averaged over all replicas` (a list of floats)."""
+
     @tf.function
-    def agree(values):
+    def average(values):
         per_replica = strategy.run(lambda: tf.identity(values))
         return strategy.reduce(tf.distribute.ReduceOp.MEAN, per_replica, axis=None)
 
-    def validate(dataset) -> tuple[float, float]:
-        totals = tf.zeros([3])
-        for images, labels, *_ in dataset:
-            totals += batch_sums(images, labels)
-        count = tf.maximum(totals[2], 1.0)
-        loss, accuracy = agree(tf.stack([totals[0] / count, totals[1] / count])).numpy()
-        return float(loss), float(accuracy)
+    def agree(values: list[float]) -> list[float]:
+        return [float(value) for value in average(tf.constant(values, tf.float32)).numpy()]
 
-    return validate
+    return agree
 
 
 def _maybe_lower_learning_rate(optimizer, plateau: _Patience) -> None:

@@ -6,7 +6,8 @@ PNG files, 64x64 by default) once for the largest N, then for each N trains with
 Each run happens in a fresh Python process, so its peak resident memory (the child's own
 `ru_maxrss`) belongs to that run alone. Early stopping is off, so every run trains the same
 number of epochs. Optionally the largest N is also trained in memory (`run_image_training`) for
-comparison. Prints a markdown table, a line on linearity (seconds per 1,000 images) and one JSON
+comparison. The machine may be shared, so each run also reports its CPU time (all threads) and the
+load average. Prints a markdown table, a line on linearity (seconds per 1,000 images) and one JSON
 line with the raw numbers.
 
 Usage:
@@ -72,7 +73,9 @@ def generate_images(root: Path, count: int, size: int, workers: int) -> float:
     for class_name in IMAGE_CLASSES:
         (root / class_name).mkdir(parents=True, exist_ok=True)
     chunk = 500
-    tasks = [(str(root), start, min(start + chunk, count), size) for start in range(0, count, chunk)]
+    tasks = [
+        (str(root), start, min(start + chunk, count), size) for start in range(0, count, chunk)
+    ]
     with multiprocessing.Pool(workers) as pool:
         for _ in pool.imap_unordered(render_range, tasks):
             pass
@@ -108,8 +111,10 @@ def run_child(manifest: Path, mode: str, options: argparse.Namespace) -> dict:
     )
     run = run_streaming_image_training if mode == "stream" else run_image_training
     started = time.perf_counter()
+    usage_before = resource.getrusage(resource.RUSAGE_SELF)
     result = run(manifest, config)
     total_seconds = time.perf_counter() - started
+    usage = resource.getrusage(resource.RUSAGE_SELF)
     training = result.training
     return {
         "mode": mode,
@@ -119,7 +124,11 @@ def run_child(manifest: Path, mode: str, options: argparse.Namespace) -> dict:
         "training_seconds": training.seconds,
         "total_seconds": total_seconds,
         "images_per_second": len(result.train_indices) * training.epochs_run / training.seconds,
-        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        # CPU time of all threads: on a shared machine it moves less than wall time.
+        "cpu_seconds": (usage.ru_utime + usage.ru_stime)
+        - (usage_before.ru_utime + usage_before.ru_stime),
+        "peak_rss_mb": usage.ru_maxrss / 1024,
+        "load_average": os.getloadavg()[1],
         "test_accuracy": result.evaluation["accuracy"],
     }
 
@@ -157,30 +166,45 @@ def run_in_fresh_process(manifest: Path, mode: str, options: argparse.Namespace)
 def markdown_table(rows: list[dict]) -> str:
     header = (
         "| mode | images | train images | epochs | training s | total s | images/s (training) "
-        "| s per 1k images (total) | peak RSS MB | test accuracy |"
+        "| s per 1k images (total) | CPU s per 1k images | peak RSS MB | test accuracy "
+        "| load (5 min) |"
     )
-    lines = [header, "|" + "---|" * 10]
+    lines = [header, "|" + "---|" * 12]
     for row in rows:
         lines.append(
             f"| {row['mode']} | {row['images']:,} | {row['train_images']:,} | {row['epochs_run']} "
             f"| {row['training_seconds']:.1f} | {row['total_seconds']:.1f} "
             f"| {row['images_per_second']:.0f} | {1000 * row['total_seconds'] / row['images']:.2f} "
-            f"| {row['peak_rss_mb']:.0f} | {row['test_accuracy']:.3f} |"
+            f"| {1000 * row['cpu_seconds'] / row['images']:.2f} "
+            f"| {row['peak_rss_mb']:.0f} | {row['test_accuracy']:.3f} | {row['load_average']:.1f} |"
         )
     return "\n".join(lines)
 
 
 def linearity_line(rows: list[dict]) -> str:
+    """Seconds per 1,000 images at each size, and a straight-line fit of total seconds."""
     streamed = [row for row in rows if row["mode"] == "stream"]
-    per_thousand = [1000 * row["total_seconds"] / row["images"] for row in streamed]
+    if not streamed:
+        return "Linearity: no streaming run."
     parts = ", ".join(
-        f"{row['images']:,}: {value:.2f}" for row, value in zip(streamed, per_thousand, strict=True)
+        f"{row['images']:,}: {1000 * row['total_seconds'] / row['images']:.2f} total, "
+        f"{1000 * row['training_seconds'] / row['images']:.2f} training, "
+        f"{1000 * row['cpu_seconds'] / row['images']:.2f} CPU"
+        for row in streamed
     )
-    spread = max(per_thousand) / min(per_thousand) if per_thousand else float("nan")
-    return (
-        f"Linearity (streaming, total seconds per 1,000 images): {parts}; "
-        f"largest / smallest = {spread:.2f} (1.00 is perfectly linear)."
-    )
+    line = f"Linearity (streaming, seconds per 1,000 images): {parts}."
+    if len(streamed) >= 2:
+        counts = np.array([row["images"] for row in streamed], dtype=float)
+        for key, label in (("total_seconds", "wall"), ("cpu_seconds", "CPU")):
+            seconds = np.array([row[key] for row in streamed])
+            # A fixed cost (model build, graph tracing) plus a cost per image: a + b * N.
+            slope, intercept = np.polyfit(counts, seconds, 1)
+            worst = float(np.max(np.abs(seconds - (intercept + slope * counts)) / seconds))
+            line += (
+                f" Fit ({label}): {intercept:.1f} s + {1000 * slope:.2f} s per 1,000 images, "
+                f"largest deviation {100 * worst:.1f} %."
+            )
+    return line
 
 
 def parse_arguments(argv: list[str] | None) -> argparse.Namespace:

@@ -135,6 +135,13 @@ def add_train_parser(subcommands) -> None:
         help="auto: mirror over this machine's GPUs when there are several; mirrored: every GPU "
         "(or logical CPU device); multiworker: the cluster in TF_CONFIG (the chief registers).",
     )
+    image.add_argument(
+        "--stream",
+        choices=("auto", "always", "never"),
+        default="auto",
+        help="Read a folder's images from disk batch by batch instead of all into memory: auto "
+        "does so when their decoded pixels would pass 256 MB.",
+    )
     image.add_argument("--name", help="Registry name (default: <model>-<data folder>).")
     add_common_options(image)
     image.set_defaults(handler=cli_commands.command_train_image)

@@ -58,7 +58,9 @@ def command_train_image(arguments: argparse.Namespace) -> int:
     role = cluster_role() if config.strategy == "multiworker" else None
     registry = open_registry(arguments) if role is None or role["is_chief"] else None
     print(f"Loading images from {arguments.data} ...", flush=True)
-    result = run_image_training(arguments.data, config, listeners=[TerminalProgressBar()])
+    result = run_image_training(
+        arguments.data, config, listeners=[TerminalProgressBar()], stream=arguments.stream
+    )
     dataset = result.dataset
     print(
         f"Trained {config.model} on {len(result.train_indices)} images "

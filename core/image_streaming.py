@@ -1,12 +1,12 @@
 """Image training on data larger than memory: tf.data reads and decodes the files batch by batch.
 
-The pipeline starts from file paths (a few bytes each), shuffles the paths every epoch, reads and
-decodes each file with the project decoder (`core.data.image_decoding.decode_image`, so the
-pixels match the in-memory loader and inference exactly), batches, converts each batch to float32
-and prefetches. Memory then grows with the batch size and the prefetch depth, not with the
-number of images. `run_streaming_image_training` is the streaming twin of
-`core.image_workflow.run_image_training` and returns the same `ImageRunResult`, which
-`save_image_run` registers unchanged. TensorFlow is imported inside the functions.
+The pipeline starts from file paths (a few bytes each), shuffles the paths every epoch, batches
+them, reads and decodes the files of each batch in parallel map calls with the project decoder
+(`core.data.image_decoding.decode_image`, so the pixels match the in-memory loader and inference
+exactly), converts each batch to float32 and prefetches. Memory then grows with the batch size
+and the prefetch depth, not with the number of images. `run_streaming_image_training` is the
+streaming twin of `core.image_workflow.run_image_training` and returns the same `ImageRunResult`,
+which `save_image_run` registers unchanged. TensorFlow is imported inside the functions.
 
 Example:
 
@@ -24,11 +24,12 @@ import numpy as np
 
 from core.data.validation import describe_value
 
-# Decoded pixels above this size are streamed from disk. The in-memory path holds up to ~4 copies
-# of the decoded images at its peak (the decoded list, the stacked array, the split copies and
-# the tf.data cache), so 512 MB of pixels already means ~2 GB of memory: the most a shared
-# 8 GB factory PC or a small cloud instance should give one training run.
-DEFAULT_MEMORY_BUDGET_BYTES = 512 * 1024**2
+# Decoded pixels above this size are streamed from disk. In memory, a run peaks at TensorFlow's
+# own ~1 GB plus ~3x the decoded pixels (the stacked array, the split copies and the tf.data
+# cache; measured: 20,000 64x64 grayscale images, 82 MB of pixels, peaked 238 MB above the same
+# run streamed). 256 MB of pixels thus keeps in-memory runs under ~2 GB, while smaller datasets
+# keep the in-memory path, which needs ~15 % less CPU per image (no decoding every epoch).
+DEFAULT_MEMORY_BUDGET_BYTES = 256 * 1024**2
 # Validation and test batches carry no gradients, so larger ones are cheaper (as in memory).
 EVALUATION_BATCH_SIZE = 64
 
@@ -71,7 +72,7 @@ def should_stream(
     Args:
         path: A dataset folder, manifest .csv or .zip archive.
         config: An `ImageTrainingConfig`.
-        memory_budget_bytes: Decoded pixels allowed in memory. Defaults to 512 MB (see
+        memory_budget_bytes: Decoded pixels allowed in memory. Defaults to 256 MB (see
             `DEFAULT_MEMORY_BUDGET_BYTES`).
 
     Returns:
@@ -144,26 +145,27 @@ def make_file_dataset(
         # Only the paths are shuffled, so a buffer over the whole dataset costs a few MB.
         dataset = dataset.shuffle(len(paths), seed=seed, reshuffle_each_iteration=True)
 
-    def read_file(path: bytes) -> np.ndarray:
-        name = os.fsdecode(path)
-        with open(name, "rb") as file:
-            data = file.read()
-        return decode_image(data, name, image_size=image_size, channels=channels)
+    def read_files(batch_paths: np.ndarray) -> np.ndarray:
+        images = np.empty((len(batch_paths), *image_size, channels), dtype=np.uint8)
+        for index, path in enumerate(batch_paths):
+            name = os.fsdecode(path)
+            with open(name, "rb") as file:
+                data = file.read()
+            images[index] = decode_image(data, name, image_size=image_size, channels=channels)
+        return images
 
-    def read_element(path, *rest):
-        image = tf.numpy_function(read_file, [path], tf.uint8, stateful=False)
-        image.set_shape((*image_size, channels))
-        return (image, *rest) if rest else image
+    def read_batch(batch_paths, *rest):
+        # One Python call per batch, not per file: it halves the decoding overhead (measured
+        # with 64x64 PNG files: 0.26 against 0.13 ms of CPU per image). Batches still decode in
+        # parallel, and the cast to float32 happens once per batch.
+        images = tf.numpy_function(read_files, [batch_paths], tf.uint8, stateful=False)
+        images.set_shape((None, *image_size, channels))
+        if to_float:
+            images = tf.cast(images, tf.float32)
+        return (images, *rest) if rest else images
 
-    dataset = dataset.map(read_element, num_parallel_calls=tf.data.AUTOTUNE)
     dataset = dataset.batch(batch_size)
-    if to_float:
-
-        def cast_batch(batch_images, *rest):
-            batch_images = tf.cast(batch_images, tf.float32)
-            return (batch_images, *rest) if rest else batch_images
-
-        dataset = dataset.map(cast_batch, num_parallel_calls=tf.data.AUTOTUNE)
+    dataset = dataset.map(read_batch, num_parallel_calls=tf.data.AUTOTUNE)
     return dataset.prefetch(tf.data.AUTOTUNE)
 
 

@@ -15,6 +15,7 @@ import numpy as np
 from core.data.validation import describe_value
 
 IMAGE_TASK = "image_classification"
+STREAM_CHOICES = ("auto", "always", "never")
 # Enough to browse in a gallery; the full list would bloat the metadata of a poor model.
 MAX_STORED_MISCLASSIFIED = 100
 
@@ -59,6 +60,7 @@ def run_image_training(
     *,
     listeners: Iterable[object] = (),
     cancellation=None,
+    stream: str = "auto",
 ) -> ImageRunResult:
     """Trains an image classifier on a data set and evaluates it on a held-out test split.
 
@@ -67,18 +69,35 @@ def run_image_training(
         config: An `ImageTrainingConfig`; None uses the defaults.
         listeners: `core.progress` listeners for batch and epoch events.
         cancellation: A `CancellationToken`; a cancelled run keeps its best weights so far.
+        stream: For a folder or manifest path: "auto" reads the images from disk batch by batch
+            when their decoded pixels would pass `core.image_streaming.should_stream`'s memory
+            budget, "always" does so whatever the size, "never" loads them all into memory.
+            An `ImageDataset` or a zip is always in memory.
 
     Returns:
-        An `ImageRunResult`.
+        An `ImageRunResult` (its dataset is an `ImageFileDataset`, without pixels, when streamed).
 
     Raises:
-        ValueError: If the data cannot be loaded or split, or the config is invalid.
+        ValueError: If the data cannot be loaded or split, the config is invalid, or `stream`
+            is unknown or "always" for data that cannot stream (a zip).
     """
+    from core.data.images import ImageDataset
     from core.evaluation import evaluate_classification
     from core.inference import ImagePredictor
     from core.training import ImageTrainingConfig, split_and_train
 
     config = (config or ImageTrainingConfig()).validate()
+    if stream not in STREAM_CHOICES:
+        raise ValueError(
+            f"Expected stream to be one of {list(STREAM_CHOICES)}. Received: stream={stream!r}"
+        )
+    if not isinstance(data, ImageDataset) and stream != "never":
+        from core.image_streaming import run_streaming_image_training, should_stream
+
+        if stream == "always" or should_stream(data, config):
+            return run_streaming_image_training(
+                data, config, listeners=listeners, cancellation=cancellation
+            )
     dataset = load_image_data(data, config)
     training, (train_indices, validation_indices, test_indices) = split_and_train(
         dataset.images,
@@ -129,6 +148,7 @@ def summary_metrics(evaluation: dict) -> dict:
 
 def image_run_metadata(result: ImageRunResult, *, owner: str | None = None) -> dict:
     """Builds the registry metadata of a run (validated by the registry on save)."""
+    from core.data.image_files import ImageFileDataset
     from core.registry_metadata import image_dataset_fingerprint
 
     config = result.training.config
@@ -159,6 +179,8 @@ def image_run_metadata(result: ImageRunResult, *, owner: str | None = None) -> d
                 "source": str(dataset.source),
                 "class_counts": dataset.class_counts(),
                 "rejected": len(dataset.rejected),
+                # Streamed runs read the files batch by batch (`core.image_streaming`).
+                "streamed": isinstance(dataset, ImageFileDataset),
                 "split": {
                     "train": len(result.train_indices),
                     "validation": len(result.validation_indices),

@@ -33,11 +33,11 @@ from core.data.image_decoding import (
     decode_image,
 )
 from core.data.images import (
-    _has_manifest_columns,
-    _is_junk,
-    _outside_class_folder_reason,
-    _read_manifest,
-    _walk_files,
+    has_manifest_columns,
+    is_junk_name,
+    outside_class_folder_reason,
+    read_manifest,
+    walk_files,
 )
 from core.data.validation import RejectedFile
 
@@ -83,6 +83,20 @@ class ImageFileDataset:
     def size_counts(self) -> dict[tuple[int, int], int]:
         """Returns how many images had each original (width, height), most common first."""
         return dict(collections.Counter(self.original_sizes).most_common())
+
+    def read_image(self, index: int) -> np.ndarray:
+        """Decodes one image, as the in-memory loader's `images[index]` holds it.
+
+        For a few images (a gallery of mistakes, say); training streams them instead.
+
+        Raises:
+            IndexError: If `index` is out of range.
+            ValueError: If the file changed since the check and no longer decodes.
+        """
+        data = Path(self.paths[index]).read_bytes()
+        return decode_image(
+            data, self.filenames[index], image_size=self.image_size, channels=self.channels
+        )
 
 
 @dataclasses.dataclass(frozen=True)
@@ -185,11 +199,11 @@ def _scan(path: Path) -> _Scan:
         manifests = [
             candidate
             for candidate in sorted(path.glob("*.csv"), key=lambda item: item.name != "labels.csv")
-            if _has_manifest_columns(candidate)
+            if has_manifest_columns(candidate)
         ]
         if manifests:
             return _scan_manifest(manifests[0])
-        if any(entry.is_dir() and not _is_junk(entry.name) for entry in path.iterdir()):
+        if any(entry.is_dir() and not is_junk_name(entry.name) for entry in path.iterdir()):
             return _scan_folder(path)
     if path.is_file() and path.suffix.lower() == ".zip":
         raise ValueError(
@@ -209,21 +223,21 @@ def _scan_folder(root: Path) -> _Scan:
     entries = []
     folders = []
     for entry in sorted(root.iterdir()):
-        if _is_junk(entry.name):
+        if is_junk_name(entry.name):
             continue
         if entry.is_dir():
             folders.append(entry.name)
-            for file_path in _walk_files(entry):
+            for file_path in walk_files(entry):
                 name = file_path.relative_to(root).as_posix()
                 entries.append(_Entry(name, file_path, label=entry.name))
         else:
-            entries.append(_Entry(entry.name, reason=_outside_class_folder_reason(entry.name)))
+            entries.append(_Entry(entry.name, reason=outside_class_folder_reason(entry.name)))
     return _Scan(str(root), entries, folders)
 
 
 def _scan_manifest(manifest_path: Path) -> _Scan:
     """Entries of a manifest, with the row checks of `load_image_manifest`."""
-    table = _read_manifest(manifest_path)
+    table = read_manifest(manifest_path)
     root = manifest_path.parent.resolve()
     entries = []
     seen: set[str] = set()

@@ -43,11 +43,16 @@ __all__ = [
     "SUPPORTED_IMAGE_SUFFIXES",
     "ImageDataset",
     "decode_image",
+    "has_manifest_columns",
+    "is_junk_name",
     "load_image_folder",
     "load_image_manifest",
     "load_image_zip",
     "load_images",
     "load_uploaded_images",
+    "outside_class_folder_reason",
+    "read_manifest",
+    "walk_files",
 ]
 
 MANIFEST_COLUMNS = ("filename", "label")
@@ -112,14 +117,14 @@ def load_image_folder(
     collector = ImageCollector(image_size, channels)
     folders = []
     for entry in sorted(root.iterdir()):
-        if _is_junk(entry.name):
+        if is_junk_name(entry.name):
             continue
         if entry.is_dir():
             folders.append(entry.name)
-            for file_path in _walk_files(entry):
+            for file_path in walk_files(entry):
                 collector.add_file(file_path.relative_to(root).as_posix(), file_path)
         else:
-            collector.reject(entry.name, _outside_class_folder_reason(entry.name))
+            collector.reject(entry.name, outside_class_folder_reason(entry.name))
     return _build_dataset(
         collector, str(root), label_of=lambda name: name.split("/", 1)[0], class_folders=folders
     )
@@ -185,7 +190,7 @@ def load_image_manifest(
     """
     image_size, channels = check_image_options(image_size, channels)
     manifest_path = Path(manifest_path)
-    table = _read_manifest(manifest_path)
+    table = read_manifest(manifest_path)
     root = Path(image_directory if image_directory is not None else manifest_path.parent).resolve()
     collector = ImageCollector(image_size, channels)
     labels: dict[str, str] = {}
@@ -285,11 +290,11 @@ def load_images(
         manifests = [
             candidate
             for candidate in sorted(path.glob("*.csv"), key=lambda item: item.name != "labels.csv")
-            if _has_manifest_columns(candidate)
+            if has_manifest_columns(candidate)
         ]
         if manifests:
             return load_image_manifest(manifests[0], **options)
-        if any(entry.is_dir() and not _is_junk(entry.name) for entry in path.iterdir()):
+        if any(entry.is_dir() and not is_junk_name(entry.name) for entry in path.iterdir()):
             return load_image_folder(path, **options)
     raise ValueError(
         "Expected a folder of class subfolders, a folder with a labels.csv manifest "
@@ -311,7 +316,7 @@ def _build_dataset(
     for index, name in enumerate(collector.names):
         label = label_of(name)
         if label is None:
-            collector.reject(name, _outside_class_folder_reason(name))
+            collector.reject(name, outside_class_folder_reason(name))
         else:
             keep.append(index)
             labels.append(label)
@@ -342,7 +347,7 @@ def _build_dataset(
     )
 
 
-def _read_manifest(manifest_path: Path) -> pd.DataFrame:
+def read_manifest(manifest_path: Path) -> pd.DataFrame:
     try:
         table = pd.read_csv(manifest_path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
     except (OSError, ValueError) as error:  # Parser, empty-file and decoding errors.
@@ -359,7 +364,7 @@ def _read_manifest(manifest_path: Path) -> pd.DataFrame:
     return table
 
 
-def _has_manifest_columns(path: Path) -> bool:
+def has_manifest_columns(path: Path) -> bool:
     try:
         columns = pd.read_csv(path, nrows=0, encoding="utf-8-sig").columns
     except (OSError, ValueError):
@@ -385,15 +390,15 @@ def _zip_class_finder(member_names: Sequence[str]) -> Callable[[str], str | None
     return class_of
 
 
-def _walk_files(folder: Path) -> list[Path]:
+def walk_files(folder: Path) -> list[Path]:
     files = []
     for directory, subfolders, filenames in os.walk(folder):
-        subfolders[:] = sorted(name for name in subfolders if not _is_junk(name))
-        files.extend(Path(directory) / name for name in sorted(filenames) if not _is_junk(name))
+        subfolders[:] = sorted(name for name in subfolders if not is_junk_name(name))
+        files.extend(Path(directory) / name for name in sorted(filenames) if not is_junk_name(name))
     return files
 
 
-def _is_junk(name: str) -> bool:
+def is_junk_name(name: str) -> bool:
     return (
         name.startswith(".")
         or name in archives.JUNK_FOLDER_NAMES
@@ -401,7 +406,7 @@ def _is_junk(name: str) -> bool:
     )
 
 
-def _outside_class_folder_reason(name: str) -> str:
+def outside_class_folder_reason(name: str) -> str:
     return (
         "Expected images inside a class folder (one subfolder per class); this file is not "
         f"inside one. Received: name={name!r}"

@@ -87,7 +87,10 @@ def test_folder_rejects_broken_files_with_reasons(messy_folder):
 
 def test_dataset_keeps_paths_not_pixels(messy_folder):
     dataset = load_image_files(messy_folder, image_size=(8, 8))
+    in_memory = load_images(messy_folder, image_size=(8, 8))
     assert not hasattr(dataset, "images")
+    for index in (0, 5):
+        np.testing.assert_array_equal(dataset.read_image(index), in_memory.images[index])
     assert all(isinstance(path, str) for path in dataset.paths)
     assert all(value.nbytes < 100 for value in vars(dataset).values() if hasattr(value, "nbytes"))
 

@@ -181,7 +181,7 @@ def test_should_stream_compares_the_decoded_size_with_the_budget(small_folder, t
     assert should_stream(small_folder, config, memory_budget_bytes=2400) is False
     assert should_stream(small_folder, config, memory_budget_bytes=2399) is True
     assert should_stream(small_folder, config) is False
-    assert DEFAULT_MEMORY_BUDGET_BYTES == 512 * 1024**2
+    assert DEFAULT_MEMORY_BUDGET_BYTES == 256 * 1024**2
     archive = tmp_path / "parts.zip"
     archive.write_bytes(b"PK\x03\x04")
     assert should_stream(archive, config, memory_budget_bytes=1) is False

@@ -2,6 +2,7 @@
 
 import io
 import json
+import zipfile
 
 import numpy as np
 import pytest
@@ -113,6 +114,33 @@ def test_cli_train_evaluate_predict_and_manage_models(stripes_folder, tmp_path, 
     assert "Expected --yes" in capsys.readouterr().err
     assert main(["models", "delete", "s", "--yes", *common]) == 0
     assert last_json_line(capsys) == {"deleted": ["s:1"]}
+
+
+@pytest.mark.slow
+def test_cli_streams_a_folder_from_disk_when_asked_and_refuses_to_stream_a_zip(
+    stripes_folder, tmp_path, capsys
+):
+    registry = str(tmp_path / "registry")
+    arguments = ["train", "image", "--model", "seed_cnn", "--epochs", "3", "--image-size"]
+    arguments += [str(SIZE), "--batch-size", "8", "--registry", registry, "--json"]
+    assert main([*arguments, "--data", str(stripes_folder), "--stream", "always"]) == 0
+    trained = last_json_line(capsys)
+    assert trained["metrics"]["accuracy"] >= 0.8
+    metadata = ModelRegistry(registry).get(trained["reference"]).metadata
+    assert metadata["extra"]["dataset"]["streamed"] is True
+    # The same folder in memory: same split, same fingerprint; auto keeps 60 tiny images there.
+    assert main([*arguments, "--data", str(stripes_folder), "--name", "memory"]) == 0
+    memory = ModelRegistry(registry).get(last_json_line(capsys)["reference"]).metadata
+    assert memory["extra"]["dataset"]["streamed"] is False
+    assert memory["dataset_fingerprint"] == metadata["dataset_fingerprint"]
+    assert memory["extra"]["dataset"]["split"] == metadata["extra"]["dataset"]["split"]
+
+    archive = tmp_path / "stripes.zip"
+    with zipfile.ZipFile(archive, "w") as writer:
+        for path in sorted(stripes_folder.rglob("*.png")):
+            writer.write(path, path.relative_to(stripes_folder).as_posix())
+    assert main([*arguments, "--data", str(archive), "--stream", "always"]) == 2
+    assert "zip" in capsys.readouterr().err
 
 
 def test_evaluate_refuses_data_with_unknown_classes(stripes_folder, tmp_path, capsys):

@@ -22,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
+from core.config_checks import is_integer
 from core.data.validation import describe_value
 
 # Decoded pixels above this size are streamed from disk. In memory, a run peaks at TensorFlow's
@@ -82,11 +83,7 @@ def should_stream(
     Raises:
         ValueError: If `memory_budget_bytes` is not a positive integer or `path` is not a dataset.
     """
-    if (
-        isinstance(memory_budget_bytes, bool)
-        or not isinstance(memory_budget_bytes, int)
-        or memory_budget_bytes < 1
-    ):
+    if not is_integer(memory_budget_bytes) or memory_budget_bytes < 1:
         raise ValueError(
             "Expected memory_budget_bytes as an integer >= 1. "
             f"Received: memory_budget_bytes={describe_value(memory_budget_bytes)}"
@@ -223,9 +220,8 @@ def run_streaming_image_training(
     from core.data.image_files import load_image_files
     from core.data.splits import stratified_split
     from core.distribution import make_strategy
-    from core.evaluation import evaluate_classification
     from core.image_pipeline import compute_class_weights
-    from core.image_workflow import ImageRunResult
+    from core.image_workflow import evaluated_run
     from core.inference import ImagePredictor
     from core.training import ImageTrainingConfig, fit_image_classifier
 
@@ -275,20 +271,10 @@ def run_streaming_image_training(
         cancellation=cancellation,
         strategy=strategy,
     )
-    evaluation_indices = test_indices if len(test_indices) else validation_indices
     predictor = ImagePredictor(training.model, dataset.class_names, **options)
-    probabilities = predict_image_files(predictor, list(paths[evaluation_indices]))
-    evaluation = evaluate_classification(
-        dataset.labels[evaluation_indices],
-        probabilities,
-        dataset.class_names,
-        item_names=[dataset.filenames[index] for index in evaluation_indices],
-    )
-    return ImageRunResult(
-        training=training,
-        evaluation=evaluation,
-        dataset=dataset,
-        train_indices=train_indices,
-        validation_indices=validation_indices,
-        test_indices=test_indices,
+    return evaluated_run(
+        training,
+        dataset,
+        (train_indices, validation_indices, test_indices),
+        lambda indices: predict_image_files(predictor, list(paths[indices])),
     )

@@ -82,7 +82,6 @@ def run_image_training(
             is unknown or "always" for data that cannot stream (a zip).
     """
     from core.data.images import ImageDataset
-    from core.evaluation import evaluate_classification
     from core.inference import ImagePredictor
     from core.training import ImageTrainingConfig, split_and_train
 
@@ -107,17 +106,39 @@ def run_image_training(
         listeners=listeners,
         cancellation=cancellation,
     )
-    evaluation_indices = test_indices if len(test_indices) else validation_indices
     predictor = ImagePredictor(
         training.model,
         dataset.class_names,
         image_size=tuple(config.image_size),
         channels=config.channels,
     )
-    probabilities = predictor.predict_arrays(dataset.images[evaluation_indices])
+    return evaluated_run(
+        training,
+        dataset,
+        (train_indices, validation_indices, test_indices),
+        lambda indices: predictor.predict_arrays(dataset.images[indices]),
+    )
+
+
+def evaluated_run(training, dataset, split, predict) -> ImageRunResult:
+    """Scores a trained model on its held-out images and packs the run.
+
+    Args:
+        training: The `ImageTrainingResult`.
+        dataset: The `ImageDataset` or `ImageFileDataset` it trained on.
+        split: `(train_indices, validation_indices, test_indices)` into `dataset`.
+        predict: Returns class probabilities for an array of dataset indices.
+
+    Returns:
+        An `ImageRunResult` evaluated on the test split (the validation split without one).
+    """
+    from core.evaluation import evaluate_classification
+
+    train_indices, validation_indices, test_indices = split
+    evaluation_indices = test_indices if len(test_indices) else validation_indices
     evaluation = evaluate_classification(
         dataset.labels[evaluation_indices],
-        probabilities,
+        predict(evaluation_indices),
         dataset.class_names,
         item_names=[dataset.filenames[index] for index in evaluation_indices],
     )

@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from core.config_checks import is_integer
 from core.image_pipeline import (
     OPTIMIZERS,
     SCHEDULES,
@@ -174,11 +175,7 @@ def fit_image_classifier(
     listeners = list(listeners)
     config = (config or ImageTrainingConfig()).validate()
     number_of_classes = _check_class_names(class_names)
-    if (
-        isinstance(training_count, bool)
-        or not isinstance(training_count, int)
-        or training_count < 1
-    ):
+    if not is_integer(training_count) or training_count < 1:
         raise ValueError(
             "Expected training_count as an integer >= 1. "
             f"Received: training_count={training_count!r}"

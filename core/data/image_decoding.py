@@ -95,6 +95,37 @@ def check_image_options(image_size: object, channels: object) -> tuple[tuple[int
     return image_size, int(channels)
 
 
+def read_image_file(name: str, path: Path) -> bytes:
+    """Reads the file at `path`, known to the user as `name`, if it may hold an image.
+
+    Raises:
+        ValueError: If the name lacks an image suffix, the file is unreadable or too large.
+    """
+    if not _has_supported_suffix(name):
+        raise ValueError(_suffix_reason(name))
+    try:
+        size = path.stat().st_size
+        # An oversized file is refused without reading it.
+        data = path.read_bytes() if size <= MAX_IMAGE_FILE_BYTES else b""
+    except OSError as error:
+        raise ValueError(f"Expected a readable file ({error}). Received: name={name!r}") from error
+    if size > MAX_IMAGE_FILE_BYTES:
+        raise ValueError(_file_size_reason(name, size))
+    return data
+
+
+def size_mismatch_reason(
+    name: str, first_shape: tuple[int, ...], original_size: tuple[int, int]
+) -> str:
+    """The rejection of an image whose decoded shape differs from the first image's."""
+    height, width = first_shape[:2]
+    return (
+        f"Expected every image to be {width}x{height} like the first one when "
+        f"image_size is None. Received: name={name!r} of size "
+        f"{original_size[0]}x{original_size[1]}"
+    )
+
+
 class ImageCollector:
     """Decodes files one by one, keeping the arrays and the rejections in load order.
 
@@ -117,19 +148,12 @@ class ImageCollector:
 
     def add_file(self, name: str, path: Path) -> None:
         """Decodes the file at `path`, known to the user as `name`, or records why not."""
-        if not _has_supported_suffix(name):
-            self.reject(name, _suffix_reason(name))
-            return
         try:
-            size = path.stat().st_size
-            data = path.read_bytes() if size <= MAX_IMAGE_FILE_BYTES else b""
-        except OSError as error:
-            self.reject(name, f"Expected a readable file ({error}). Received: name={name!r}")
+            data = read_image_file(name, path)
+        except ValueError as error:
+            self.reject(name, str(error))
             return
-        if size > MAX_IMAGE_FILE_BYTES:
-            self.reject(name, _file_size_reason(name, size))
-        else:
-            self.add_bytes(name, data)
+        self.add_bytes(name, data)
 
     def add_bytes(self, name: str, data: bytes) -> None:
         """Decodes the file content `data`, or records why not."""
@@ -142,12 +166,7 @@ class ImageCollector:
             self.reject(name, str(error))
             return
         if self.arrays and array.shape != self.arrays[0].shape:
-            height, width = self.arrays[0].shape[:2]
-            self.reject(
-                name,
-                f"Expected every image to be {width}x{height} like the first one when "
-                f"image_size is None. Received: name={name!r} of size {size[0]}x{size[1]}",
-            )
+            self.reject(name, size_mismatch_reason(name, self.arrays[0].shape, size))
             return
         self.arrays.append(array)
         self.names.append(name)

@@ -1,9 +1,10 @@
 """Image datasets: load, check and resize images from folders, ZIP archives, manifests and uploads.
 
 Every loader returns the images it could read and a list of the files it could not, each with a
-reason, so one corrupt file never stops a dataset from loading. Decoding itself lives in
-`core.data.image_decoding`; its public names are re-exported here. Only numpy, pandas and pillow
-are used: the dashboard's home page imports this module without TensorFlow.
+reason, so one corrupt file never stops a dataset from loading. Decoding lives in
+`core.data.image_decoding`, and listing folders and manifests in `core.data.image_listing` (shared
+with the on-disk loader, `core.data.image_files`); their public names are re-exported here. Only
+numpy, pandas and pillow are used: the dashboard's home page imports this module without TensorFlow.
 
 Example:
 
@@ -13,18 +14,15 @@ Example:
 
 from __future__ import annotations
 
-import collections
 import dataclasses
 import os
 from collections.abc import Callable, Sequence
 from pathlib import Path, PurePosixPath
 
 import numpy as np
-import pandas as pd
 
-from core.data import archives
+from core.data import archives, image_listing
 from core.data.image_decoding import (
-    FORMATS_TEXT,
     MAX_IMAGE_FILE_BYTES,
     MAX_IMAGE_PIXELS,
     SUPPORTED_IMAGE_FORMATS,
@@ -32,6 +30,14 @@ from core.data.image_decoding import (
     ImageCollector,
     check_image_options,
     decode_image,
+)
+from core.data.image_listing import (
+    MANIFEST_COLUMNS,
+    has_manifest_columns,
+    is_junk_name,
+    outside_class_folder_reason,
+    read_manifest,
+    walk_files,
 )
 from core.data.validation import RejectedFile, check_named_files
 
@@ -55,11 +61,9 @@ __all__ = [
     "walk_files",
 ]
 
-MANIFEST_COLUMNS = ("filename", "label")
-
 
 @dataclasses.dataclass
-class ImageDataset:
+class ImageDataset(image_listing.LabelledImagesMixin):
     """Labelled images, ready for a model, and the files that could not be used.
 
     Attributes:
@@ -79,18 +83,6 @@ class ImageDataset:
     original_sizes: list[tuple[int, int]]
     rejected: list[RejectedFile]
     source: str
-
-    def __len__(self) -> int:
-        return len(self.filenames)
-
-    def class_counts(self) -> dict[str, int]:
-        """Returns the number of images per class, in `class_names` order."""
-        counts = np.bincount(self.labels, minlength=len(self.class_names))
-        return {name: int(count) for name, count in zip(self.class_names, counts, strict=True)}
-
-    def size_counts(self) -> dict[tuple[int, int], int]:
-        """Returns how many images had each original (width, height), most common first."""
-        return dict(collections.Counter(self.original_sizes).most_common())
 
 
 def load_image_folder(
@@ -114,20 +106,7 @@ def load_image_folder(
     root = Path(path)
     if not root.is_dir():
         raise ValueError(f"Expected an existing folder. Received: path={str(root)!r}")
-    collector = ImageCollector(image_size, channels)
-    folders = []
-    for entry in sorted(root.iterdir()):
-        if is_junk_name(entry.name):
-            continue
-        if entry.is_dir():
-            folders.append(entry.name)
-            for file_path in walk_files(entry):
-                collector.add_file(file_path.relative_to(root).as_posix(), file_path)
-        else:
-            collector.reject(entry.name, outside_class_folder_reason(entry.name))
-    return _build_dataset(
-        collector, str(root), label_of=lambda name: name.split("/", 1)[0], class_folders=folders
-    )
+    return _load_listing(image_listing.list_folder(root), image_size, channels)
 
 
 def load_image_zip(
@@ -189,35 +168,8 @@ def load_image_manifest(
             or no image loaded.
     """
     image_size, channels = check_image_options(image_size, channels)
-    manifest_path = Path(manifest_path)
-    table = read_manifest(manifest_path)
-    root = Path(image_directory if image_directory is not None else manifest_path.parent).resolve()
-    collector = ImageCollector(image_size, channels)
-    labels: dict[str, str] = {}
-    for row_number, filename, label in zip(
-        range(2, len(table) + 2), table["filename"], table["label"], strict=True
-    ):
-        filename, label = filename.strip(), label.strip()
-        if not filename or not label:
-            collector.reject(
-                f"{manifest_path.name} line {row_number}",
-                "Expected a filename and a label on every manifest row. "
-                f"Received: filename={filename!r}, label={label!r}",
-            )
-            continue
-        file_path = (root / filename.replace("\\", "/")).resolve()
-        if filename in labels:
-            reason = "Expected each file once in the manifest; this row repeats it."
-        elif not file_path.is_relative_to(root):
-            reason = "Expected a path inside the image folder; paths leaving it are refused."
-        elif not file_path.is_file():
-            reason = f"Expected the file to exist in {str(root)!r}; it was not found."
-        else:
-            labels[filename] = label
-            collector.add_file(filename, file_path)
-            continue
-        collector.reject(filename, f"{reason} Received: filename={filename!r}")
-    return _build_dataset(collector, str(manifest_path), label_of=labels.get)
+    listing = image_listing.list_manifest(Path(manifest_path), image_directory)
+    return _load_listing(listing, image_size, channels)
 
 
 def load_uploaded_images(
@@ -284,22 +236,26 @@ def load_images(
     options = {"image_size": image_size, "channels": channels}
     if path.is_file() and path.suffix.lower() == ".zip":
         return load_image_zip(path, **options)
-    if path.is_file() and path.suffix.lower() == ".csv":
-        return load_image_manifest(path, **options)
-    if path.is_dir():
-        manifests = [
-            candidate
-            for candidate in sorted(path.glob("*.csv"), key=lambda item: item.name != "labels.csv")
-            if has_manifest_columns(candidate)
-        ]
-        if manifests:
-            return load_image_manifest(manifests[0], **options)
-        if any(entry.is_dir() and not is_junk_name(entry.name) for entry in path.iterdir()):
-            return load_image_folder(path, **options)
-    raise ValueError(
-        "Expected a folder of class subfolders, a folder with a labels.csv manifest "
-        "(columns filename,label), a manifest .csv, or a .zip of class folders. "
-        f"Received: path={str(path)!r}"
+    kind, found = image_listing.find_layout(
+        path, expected=f"{image_listing.LAYOUTS_TEXT}, a manifest .csv, or a .zip of class folders"
+    )
+    return {"manifest": load_image_manifest, "folder": load_image_folder}[kind](found, **options)
+
+
+def _load_listing(
+    listing: image_listing.Listing, image_size: tuple[int, int] | None, channels: int
+) -> ImageDataset:
+    """Decodes the listed files in order, keeping the pixels, and returns the dataset."""
+    collector = ImageCollector(image_size, channels)
+    labels = {}
+    for entry in listing.entries:
+        if entry.reason is not None:
+            collector.reject(entry.name, entry.reason)
+        else:
+            labels[entry.name] = entry.label
+            collector.add_file(entry.name, entry.path)
+    return _build_dataset(
+        collector, listing.source, label_of=labels.get, class_folders=listing.class_folders
     )
 
 
@@ -320,56 +276,18 @@ def _build_dataset(
         else:
             keep.append(index)
             labels.append(label)
-    class_names = sorted(set(labels))
-    for folder in class_folders:
-        if folder not in class_names:
-            collector.reject(
-                f"{folder}/",
-                f"Expected at least one {FORMATS_TEXT} image in each class folder. "
-                f"Received: folder={folder!r} with none usable",
-            )
-    if not class_names:
-        examples = "; ".join(f"{item.name}: {item.reason}" for item in collector.rejected[:3])
-        raise ValueError(
-            "Expected at least one readable image inside a class folder. "
-            f"Received: source={source!r} with 0 images loaded and "
-            f"{len(collector.rejected)} files rejected" + (f" ({examples})" if examples else "")
-        )
-    class_index = {name: index for index, name in enumerate(class_names)}
+    class_names, label_indexes = image_listing.index_labels(
+        labels, collector.rejected, source, class_folders
+    )
     return ImageDataset(
         images=np.stack([collector.arrays[index] for index in keep]),
-        labels=np.array([class_index[label] for label in labels], dtype=np.int32),
+        labels=label_indexes,
         class_names=class_names,
         filenames=[collector.names[index] for index in keep],
         original_sizes=[collector.sizes[index] for index in keep],
         rejected=collector.rejected,
         source=source,
     )
-
-
-def read_manifest(manifest_path: Path) -> pd.DataFrame:
-    try:
-        table = pd.read_csv(manifest_path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
-    except (OSError, ValueError) as error:  # Parser, empty-file and decoding errors.
-        raise ValueError(
-            "Expected a readable CSV manifest with columns filename,label. "
-            f"Received: path={str(manifest_path)!r} ({error})"
-        ) from error
-    table.columns = [str(column).strip().lower() for column in table.columns]
-    if not set(MANIFEST_COLUMNS).issubset(table.columns):
-        raise ValueError(
-            "Expected a CSV manifest with columns filename,label. "
-            f"Received: columns={list(table.columns)} in {manifest_path.name!r}"
-        )
-    return table
-
-
-def has_manifest_columns(path: Path) -> bool:
-    try:
-        columns = pd.read_csv(path, nrows=0, encoding="utf-8-sig").columns
-    except (OSError, ValueError):
-        return False
-    return set(MANIFEST_COLUMNS).issubset(str(column).strip().lower() for column in columns)
 
 
 def _zip_class_finder(member_names: Sequence[str]) -> Callable[[str], str | None]:
@@ -388,26 +306,3 @@ def _zip_class_finder(member_names: Sequence[str]) -> Callable[[str], str | None
         return name_parts[depth] if len(name_parts) >= depth + 2 else None
 
     return class_of
-
-
-def walk_files(folder: Path) -> list[Path]:
-    files = []
-    for directory, subfolders, filenames in os.walk(folder):
-        subfolders[:] = sorted(name for name in subfolders if not is_junk_name(name))
-        files.extend(Path(directory) / name for name in sorted(filenames) if not is_junk_name(name))
-    return files
-
-
-def is_junk_name(name: str) -> bool:
-    return (
-        name.startswith(".")
-        or name in archives.JUNK_FOLDER_NAMES
-        or name in archives.JUNK_FILE_NAMES
-    )
-
-
-def outside_class_folder_reason(name: str) -> str:
-    return (
-        "Expected images inside a class folder (one subfolder per class); this file is not "
-        f"inside one. Received: name={name!r}"
-    )

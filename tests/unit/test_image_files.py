@@ -219,3 +219,33 @@ def test_no_usable_image_and_bad_options_raise(tmp_path):
     )
     with pytest.raises(ValueError, match=r"^Expected `channels` to be 1 \(grayscale\) or 3"):
         load_image_files(tmp_path, channels=2)
+
+
+def test_oversized_and_unreadable_files_are_refused_alike(messy_folder, monkeypatch):
+    from core.data import image_decoding
+
+    (messy_folder / "pit" / "huge.png").write_bytes(png_bytes(size=(300, 300)) + bytes(5_000))
+    (messy_folder / "pit" / "dangling.png").symlink_to(messy_folder / "nowhere.png")
+    # One cap for both loaders: the file is refused from its size, before it is read.
+    monkeypatch.setattr(image_decoding, "MAX_IMAGE_FILE_BYTES", 1_000)
+    on_disk = load_image_files(messy_folder, image_size=(8, 8))
+    in_memory = load_images(messy_folder, image_size=(8, 8))
+    assert on_disk.rejected == in_memory.rejected
+    assert on_disk.filenames == in_memory.filenames
+    reasons = {item.name: item.reason for item in on_disk.rejected}
+    assert reasons["pit/huge.png"].startswith(
+        "Expected an image file of at most 1,000 bytes. Received: name='pit/huge.png' with "
+    )
+    assert reasons["pit/dangling.png"].startswith("Expected a readable file ([Errno 2] ")
+
+
+def test_both_dataset_classes_share_the_counting_methods(messy_folder):
+    on_disk = load_image_files(messy_folder, image_size=(8, 8))
+    in_memory = load_images(messy_folder, image_size=(8, 8))
+    for name in ("__len__", "class_counts", "size_counts"):
+        assert getattr(type(on_disk), name) is getattr(type(in_memory), name)
+    assert (len(on_disk), on_disk.class_counts(), on_disk.size_counts()) == (
+        len(in_memory),
+        in_memory.class_counts(),
+        in_memory.size_counts(),
+    )

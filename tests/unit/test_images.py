@@ -308,3 +308,35 @@ def test_decoding_names_are_re_exported():
     for name in names:
         assert getattr(images, name) is getattr(image_decoding, name)
         assert name in images.__all__
+
+
+def test_listing_names_are_re_exported():
+    from core.data import image_listing
+
+    shared = {"MANIFEST_COLUMNS", "has_manifest_columns", "is_junk_name", "read_manifest"}
+    shared |= {"outside_class_folder_reason", "walk_files"}
+    assert shared <= set(images.__all__)
+    assert {name for name in shared if getattr(images, name) is getattr(image_listing, name)} == (
+        shared
+    )
+
+
+def test_manifest_directory_applies_to_every_row_check(tmp_path):
+    (tmp_path / "pictures").mkdir()
+    (tmp_path / "pictures" / "a.png").write_bytes(gray_bytes())
+    (tmp_path / "a.png").write_bytes(gray_bytes())
+    (tmp_path / "list.csv").write_text("filename,label\na.png,ok\n../a.png,ok\nb.png,ok\n")
+    dataset = load_image_manifest(tmp_path / "list.csv", image_directory=tmp_path / "pictures")
+    assert dataset.filenames == ["a.png"]
+    assert [item.as_dict() for item in dataset.rejected] == [
+        {
+            "name": "../a.png",
+            "reason": "Expected a path inside the image folder; paths leaving it are refused. "
+            "Received: filename='../a.png'",
+        },
+        {
+            "name": "b.png",
+            "reason": f"Expected the file to exist in {str(tmp_path / 'pictures')!r}; it was not "
+            "found. Received: filename='b.png'",
+        },
+    ]

@@ -29,13 +29,15 @@ def class_zip(path, classes, per_class):
     return path
 
 
-def upload_and_start(page, app_url, zip_path):
+def upload_and_start(page, app_url, zip_path, image_size: str | None = None):
     open_training_page(page, app_url)
     choose_radio(page, "Training images", "Zip of class folders")
     uploader = page.locator("[data-testid='stFileUploader'] input[type='file']")
     uploader.set_input_files(str(zip_path))
     page.get_by_text(f"Dataset: zip {zip_path.name}").wait_for(timeout=TIMEOUT_MS)
     wait_for_app_idle(page)
+    if image_size is not None:
+        choose_radio(page, "Image size", image_size)
     page.get_by_role("button", name="Start training").click()
     page.get_by_text("3. Training", exact=True).wait_for(timeout=TIMEOUT_MS)
 
@@ -55,7 +57,10 @@ def cancel_until(page, outcome, attempts: int = 6) -> None:
 
 
 def test_two_sessions_see_only_their_own_uploads_and_jobs(browser, app_url, tmp_path):
-    # Session A trains the default network long enough to hold the only running slot.
+    # Session A trains the default network on 128 px images: long enough (minutes) to hold the
+    # only running slot while session B queues and cancels, even on a slow CI machine. With 64 px
+    # a CI run once timed out waiting for B's "Cancelled before the first epoch" (likely: A had
+    # finished, so B ran and passed its first epoch before the cancel landed).
     first_zip = class_zip(tmp_path / "line_a.zip", ["ok", "crack"], per_class=80)
     second_zip = class_zip(tmp_path / "line_b.zip", ["ok", "scratch"], per_class=30)
     viewport = {"width": 1400, "height": 1800}
@@ -69,7 +74,7 @@ def test_two_sessions_see_only_their_own_uploads_and_jobs(browser, app_url, tmp_
         page_errors = []
         for page in (first, second):
             page.on("pageerror", lambda error: page_errors.append(str(error)))
-        upload_and_start(first, app_url, first_zip)
+        upload_and_start(first, app_url, first_zip, image_size="128")
         first.get_by_text("Cancel training").wait_for(timeout=TIMEOUT_MS)
 
         upload_and_start(second, app_url, second_zip)

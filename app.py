@@ -1,6 +1,12 @@
-"""LineSight dashboard: routes over the files in pages/ with st.navigation."""
+"""LineSight dashboard: routes over the files in pages/ with st.navigation.
+
+With `[auth]` in .streamlit/secrets.toml, a session that is not logged in is routed to the login
+page only, whatever URL it asks for (see `core.access`).
+"""
 
 import streamlit as st
+
+from core import ui
 
 st.set_page_config(
     page_title="LineSight", page_icon=":material/precision_manufacturing:", layout="wide"
@@ -16,4 +22,8 @@ PAGES = [
     st.Page("pages/data_check.py", title="Check data", icon=":material/fact_check:"),
 ]
 
-st.navigation(PAGES).run()
+if ui.access_allowed():
+    ui.account_sidebar()
+    st.navigation(PAGES).run()
+else:
+    st.navigation([st.Page(ui.login_page, title="Log in", icon=":material/login:")]).run()

@@ -21,6 +21,7 @@ from pathlib import Path, PurePath
 
 import pandas as pd
 
+from core import access
 from core.data.validation import describe_value
 from core.export import ExportFormat, validate_export_format
 
@@ -378,17 +379,34 @@ def deletion_preview(registry, target: str) -> list:
     return records
 
 
-def delete_models(registry, target: str) -> list:
+def delete_models(
+    registry, target: str, *, user: str | None = None, login_enabled: bool = False
+) -> list:
     """Deletes a model version ("name:version") or every version of a name ("name").
+
+    With login on, every version must be owned by `user` (`core.access.can_delete`), and the
+    versions checked are deleted one by one: a version another user saves meanwhile stays.
+
+    Args:
+        registry: A `ModelRegistry`.
+        target: "name" (every version) or "name:version" (that version only).
+        user: The logged-in user (`core.access.user_identity`). Default: None.
+        login_enabled: Whether login is on (only owners delete). Default: False.
 
     Returns:
         The deleted records.
 
     Raises:
-        ValueError: If the target names no model or version in the registry.
+        ValueError: If the target names no model or version in the registry, or login is on and
+            `user` does not own every version (nothing is deleted then).
     """
-    deletion_preview(registry, target)
-    return registry.delete(target)
+    records = deletion_preview(registry, target)
+    refusal = access.deletion_refusal(records, user, login_enabled=login_enabled)
+    if refusal is not None:
+        raise ValueError(refusal)
+    if not login_enabled:
+        return registry.delete(target)
+    return [deleted for record in records for deleted in registry.delete(record.reference)]
 
 
 def image_classifiers(records: Sequence) -> list:

@@ -3,6 +3,8 @@
 Shared across users (`st.cache_resource`): the registry handle, the job manager and loaded
 predictors (immutable once loaded). Per user (`st.session_state`): the session token that owns
 uploads and jobs. `st.cache_data` entries are keyed by the bundled data or by uploaded bytes.
+Access (`core.access`): the login gate when `[auth]` is in the secrets, the current user, and the
+per-type upload limits applied where uploads enter.
 """
 
 from __future__ import annotations
@@ -11,12 +13,15 @@ import os
 import uuid
 
 import streamlit as st
+from streamlit.errors import StreamlitAuthError, StreamlitSecretNotFoundError
 
+from core import access
 from core.data import bundled
 
 SESSION_TOKEN_KEY = "linesight_session_token"
 MAX_RUNNING_JOBS_VARIABLE = "LINESIGHT_MAX_RUNNING_JOBS"
 MAX_QUEUED_JOBS_VARIABLE = "LINESIGHT_MAX_QUEUED_JOBS"
+LOGOUT_KEY = "access_logout"
 
 
 def _keep_keras_state_between_runs() -> None:
@@ -42,11 +47,113 @@ def _no_cleanup() -> None:
 _keep_keras_state_between_runs()
 
 
+def _end_legacy_pages_directory_mode() -> None:
+    """Stops Streamlit from running a `pages/` file without app.py, for the rest of the process.
+
+    Until some run has called `st.navigation`, Streamlit serves a folder named `pages` the legacy
+    way: the first request for `/models` after the server starts ran pages/models.py directly,
+    skipping app.py and its login gate, and so did every request until someone opened `/`.
+    Every page imports this module, so the first such run ends the mode (pages calling
+    `require_login` are covered during that run too). The flag is private to Streamlit:
+    `tests/app/test_access.py` fails if an upgrade moves it.
+    """
+    from streamlit.runtime.pages_manager import PagesManager
+
+    if hasattr(PagesManager, "uses_pages_directory"):
+        PagesManager.uses_pages_directory = False
+
+
+_end_legacy_pages_directory_mode()
+
+
 def session_token() -> str:
     """This browser session's private token: the owner of its uploads and jobs."""
     if SESSION_TOKEN_KEY not in st.session_state:
         st.session_state[SESSION_TOKEN_KEY] = uuid.uuid4().hex
     return st.session_state[SESSION_TOKEN_KEY]
+
+
+def _secrets() -> dict:
+    """The app's secrets as a plain dict; {} when there is no secrets file.
+
+    Raises:
+        StreamlitSecretNotFoundError: A secrets file exists but cannot be parsed.
+    """
+    try:
+        return st.secrets.to_dict()
+    except StreamlitSecretNotFoundError as error:
+        if getattr(error, "error_id", None) == "no-secrets-found":
+            return {}
+        raise
+
+
+def login_enabled() -> bool:
+    """Whether login is on: the secrets hold an `[auth]` section."""
+    return access.auth_configured(_secrets())
+
+
+def current_user_id() -> str | None:
+    """The logged-in user (email, else OIDC subject), recorded as a model's owner; None when
+    login is off or nobody is logged in."""
+    if not login_enabled():
+        return None
+    return access.user_identity(st.user.to_dict())
+
+
+def access_allowed() -> bool:
+    """Whether this session may use the dashboard: login is off, or a user is logged in.
+
+    False also when the secrets cannot be read (`login_page` then says why).
+    """
+    try:
+        return not login_enabled() or current_user_id() is not None
+    except StreamlitSecretNotFoundError:
+        return False
+
+
+def account_sidebar() -> None:
+    """Who is logged in, and a logout button, in the sidebar (nothing while login is off)."""
+    user = current_user_id()
+    if user is not None:
+        st.sidebar.caption(f"Signed in as `{user}`")
+        st.sidebar.button("Log out", key=LOGOUT_KEY, icon=":material/logout:", on_click=st.logout)
+
+
+def require_login() -> None:
+    """Shows the login page and stops the page's run unless `access_allowed`.
+
+    app.py routes a session that is not logged in to the login page alone; a page calls this
+    first all the same, because Streamlit can run a page file without app.py (see
+    `_end_legacy_pages_directory_mode`).
+    """
+    if not access_allowed():
+        login_page()
+        st.stop()
+
+
+def login_page() -> None:
+    """The only page while login is on and nobody is logged in: one button per OIDC provider."""
+    st.title("LineSight")
+    try:
+        secrets = _secrets()
+    except StreamlitSecretNotFoundError as error:
+        st.error(f"Nobody can log in: the secrets file cannot be read. {error}")
+        return
+    problems = access.auth_problems(secrets)
+    if problems:
+        st.error(
+            "Login is on ([auth] in .streamlit/secrets.toml) but incomplete, so nobody can log "
+            "in:\n\n" + "\n".join(f"- {problem}" for problem in problems)
+        )
+        return
+    st.markdown("Log in to inspect images, train models and manage the model registry.")
+    for provider in access.login_providers(secrets):
+        label = "Log in" if provider is None else f"Log in with {provider}"
+        if st.button(label, key=f"access_login_{provider or 'default'}", icon=":material/login:"):
+            try:
+                st.login(provider)
+            except StreamlitAuthError as error:  # Authlib missing, or Streamlit reads no [auth].
+                st.error(f"Login failed: {error}")
 
 
 @st.cache_resource(show_spinner=False)
@@ -119,10 +226,25 @@ def sample_sensor_frame(split: str = "train"):
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
-def inspect_uploads(files: tuple[tuple[str, bytes], ...]) -> dict:
+def _inspect_uploads(files: tuple[tuple[str, bytes], ...]) -> dict:
     from core.data.inspection import inspect_uploads as inspect
 
     return inspect(list(files))
+
+
+def inspect_uploads(files: tuple[tuple[str, bytes], ...]) -> dict:
+    """`core.data.inspection.inspect_uploads` of the files within their upload limits.
+
+    A file beyond the limit of its type is listed under `rejected` with the `check_upload`
+    message and never parsed; the others are inspected (and cached by their bytes).
+    """
+    accepted, refused = access.accept_uploads(files)
+    report = (
+        _inspect_uploads(tuple(accepted))
+        if accepted
+        else {"image_archives": [], "images": None, "series": [], "rejected": []}
+    )
+    return {**report, "rejected": [item.as_dict() for item in refused] + report["rejected"]}
 
 
 @st.cache_data(show_spinner=False)
@@ -171,13 +293,43 @@ def remembered_widget(remembered: dict, factory, label: str, key: str, default, 
     return remembered[key]
 
 
-def _store_upload(uploads: dict, key: str) -> None:
+def _checked(files) -> tuple[list[tuple[str, bytes]], list[str]]:
+    # The size is known before the bytes are copied out of Streamlit's upload store.
+    accepted, refusals = [], []
+    for file in files:
+        try:
+            access.check_upload(file.name, file.size)
+        except ValueError as error:
+            refusals.append(f"Not used: {error}")
+        else:
+            accepted.append((file.name, file.getvalue()))
+    return accepted, refusals
+
+
+def checked_uploads(files) -> list[tuple[str, bytes]]:
+    """The uploaded files within their per-type size limits, as `(name, bytes)` pairs.
+
+    Each refused file is shown as an error (`core.access.check_upload` message); the others go on.
+
+    Args:
+        files: `st.file_uploader` files (one `UploadedFile`, a list of them, or None).
+    """
+    files = files if isinstance(files, list) else [files] if files else []
+    accepted, refusals = _checked(files)
+    for refusal in refusals:
+        st.error(refusal)
+    return accepted
+
+
+def _store_upload(uploads: dict, key: str) -> list[str]:
     value = st.session_state.get(key)
     files = value if isinstance(value, list) else [value] if value else []
-    if files:
-        uploads[key] = [(file.name, file.getvalue()) for file in files]
+    accepted, refusals = _checked(files)
+    if accepted:
+        uploads[key] = accepted
     else:
         uploads.pop(key, None)
+    return refusals
 
 
 def remembered_uploader(uploads: dict, label: str, key: str, types, multiple: bool = False):
@@ -185,7 +337,8 @@ def remembered_uploader(uploads: dict, label: str, key: str, types, multiple: bo
 
     Streamlit drops a widget's files when a run does not draw it (another page was open); the
     files are copied into `uploads` (a dict kept in `st.session_state`) on every change and used
-    again while the widget is empty.
+    again while the widget is empty. A file beyond its type's size limit is shown as an error
+    and left out; the rest of the batch is kept.
 
     Returns:
         `[(name, bytes), ...]` of the current or remembered upload, or None.
@@ -197,9 +350,11 @@ def remembered_uploader(uploads: dict, label: str, key: str, types, multiple: bo
         key=key,
         on_change=_store_upload,
         args=(uploads, key),
+        max_upload_size=access.widget_limit_mb(types),
     )
     if st.session_state.get(key):
-        _store_upload(uploads, key)
+        for refusal in _store_upload(uploads, key):
+            st.error(refusal)
     elif uploads.get(key):
         names = ", ".join(name for name, _ in uploads[key][:5])
         st.caption(f"Using your earlier upload: {names}")

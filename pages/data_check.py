@@ -5,6 +5,8 @@ import streamlit as st
 
 from core import charts, ui
 
+ui.require_login()
+
 UPLOAD_TYPES = ["png", "jpg", "jpeg", "bmp", "tif", "tiff", "zip", "csv", "parquet", "txt"]
 
 st.title("Check data")

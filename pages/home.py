@@ -4,6 +4,8 @@ import streamlit as st
 
 from core import charts, ui
 
+ui.require_login()
+
 st.title("LineSight")
 st.markdown(
     "Deep learning for the factory floor. Quality engineers upload product photos and get a "

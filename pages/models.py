@@ -1,8 +1,11 @@
-"""Models: the registry as a table, side-by-side comparison, export downloads and deletion."""
+"""Models: the registry as a table, side-by-side comparison, export downloads and deletion.
+
+With login on (`[auth]` in the secrets), only a model's owner may delete it (`core.access`).
+"""
 
 import streamlit as st
 
-from core import charts, model_catalog, ui
+from core import access, charts, model_catalog, ui
 from core.demo_models import bundled_demo_models
 from core.export import MAX_REPRESENTATIVE_ITEMS
 
@@ -11,14 +14,18 @@ PENDING_DELETE_KEY = "models_pending_delete"
 PREPARED_EXPORT_KEY = "models_prepared_export"
 DELETED_MESSAGE_KEY = "models_deleted_message"
 
+ui.require_login()
 registry = ui.registry()
 
 
 def delete_confirmed(target: str) -> None:
     # A callback runs before the next script run, so the table below is drawn without the model.
+    # Checked again here, on the server: a disabled button in the browser proves nothing.
     try:
-        deleted = model_catalog.delete_models(registry, target)
-    except ValueError as error:  # Deleted meanwhile, from another session.
+        deleted = model_catalog.delete_models(
+            registry, target, user=ui.current_user_id(), login_enabled=ui.login_enabled()
+        )
+    except ValueError as error:  # Deleted meanwhile, from another session, or not the owner.
         st.session_state[DELETED_MESSAGE_KEY] = ("error", str(error))
     else:
         references = ", ".join(record.reference for record in deleted)
@@ -48,8 +55,12 @@ if not records:
     )
     st.stop()
 
+table = model_catalog.registry_table(records, demo_names)
+table.insert(
+    table.columns.get_loc("created"), "owner", [access.owner_of(record) for record in records]
+)
 st.dataframe(
-    model_catalog.registry_table(records, demo_names),
+    table,
     hide_index=True,
     key="models_table",
     column_config={
@@ -139,11 +150,16 @@ if export_record.metadata.get("task") == model_catalog.IMAGE_TASK:
                 else "the training folder is not on this server, so upload a zip of class folders."
             )
         )
-        calibration_file = st.file_uploader(
-            "Zip of training images", type=["zip"], key="models_calibration_zip"
+        calibration_files = ui.checked_uploads(
+            st.file_uploader(
+                "Zip of training images",
+                type=["zip"],
+                key="models_calibration_zip",
+                max_upload_size=access.widget_limit_mb(["zip"]),
+            )
         )
-        if calibration_file is not None:
-            calibration_upload = (calibration_file.name, calibration_file.getvalue())
+        if calibration_files:
+            calibration_upload = calibration_files[0]
 calibration_key = calibration_upload[0] if calibration_upload else None
 choices = model_catalog.EXPORT_CHOICES
 for row_start in range(0, len(choices), 3):
@@ -194,9 +210,13 @@ st.header("Delete")
 targets = references + [f"{name} (all versions)" for name in sorted({r.name for r in records})]
 target_label = st.selectbox("Model or version to delete", targets, key="models_delete_target")
 target = target_label.removesuffix(" (all versions)")
-if st.button("Delete...", key="models_delete", icon=":material/delete:"):
+targeted = [record for record in records if target in (record.reference, record.name)]
+refusal = access.deletion_refusal(targeted, ui.current_user_id(), login_enabled=ui.login_enabled())
+if refusal is not None:
+    st.warning(f"You cannot delete {target}. {refusal}")
+if st.button("Delete...", key="models_delete", icon=":material/delete:", disabled=bool(refusal)):
     st.session_state[PENDING_DELETE_KEY] = target
-if st.session_state.get(PENDING_DELETE_KEY) == target:
+if st.session_state.get(PENDING_DELETE_KEY) == target and refusal is None:
     doomed = model_catalog.deletion_preview(registry, target)
     st.warning(
         "This permanently deletes the versions below (model file and metadata). "

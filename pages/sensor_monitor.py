@@ -19,6 +19,8 @@ from core.jobs import JobRefused
 from core.maintenance import predictions_csv
 from core.series_workflow import save_series_run
 
+ui.require_login()
+
 # Streamlit forgets the state of widgets a run does not draw (another page, or a form hidden while
 # no data is chosen); these keys keep this session's choices and uploads to restore them.
 REMEMBERED = "sensor_monitor_remembered"
@@ -47,7 +49,9 @@ def store_upload(key):
 def uploader(label, key):
     st.file_uploader(label, type=sources.UPLOAD_TYPES, key=key, on_change=store_upload, args=(key,))
     if st.session_state.get(key):
-        store_upload(key)
+        # A file over its type's size limit is shown as an error and not used.
+        accepted = ui.checked_uploads(st.session_state[key])
+        uploads[key] = accepted[0] if accepted else None
     elif uploads.get(key):
         st.caption(f"Using your earlier upload: {uploads[key][0]}")
     return uploads.get(key)
@@ -382,7 +386,9 @@ def save_section(run, job_id):
     if st.button("Save model", key=f"sensor_monitor_save_{job_id}"):
         try:
             with st.spinner("Saving..."):
-                run.record = save_series_run(run.training, ui.registry(), name, owner=token)
+                run.record = save_series_run(
+                    run.training, ui.registry(), name, owner=ui.current_user_id()
+                )
         except (ValueError, OSError) as error:
             st.error(f"Not saved: {error}")
     if run.record is not None:

@@ -6,6 +6,8 @@ from core import charts, model_catalog, ui
 from core import spot_check as checks
 from core.demo_models import DEMO_IMAGE_MODEL
 
+ui.require_login()
+
 UPLOAD_TYPES = ["png", "jpg", "jpeg", "bmp", "tif", "tiff", "zip"]
 GRID_LIMIT = 24
 GRID_COLUMNS = 3
@@ -62,7 +64,7 @@ use_samples = options[0].toggle(
 )
 explain = options[1].toggle("Grad-CAM overlay", value=True, key="spot_check_overlay")
 
-files = [(upload.name, upload.getvalue()) for upload in uploads or []]
+files = ui.checked_uploads(uploads)  # Each over its type's size limit is shown and left out.
 if use_samples:
     files += checks.sample_files()
 if not files:

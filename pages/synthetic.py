@@ -8,6 +8,8 @@ import streamlit as st
 from core import charts, charts_gan, gan_generation, gan_jobs, gan_training, image_jobs, ui
 from core.jobs import JobRefused
 
+ui.require_login()
+
 # Streamlit forgets the state of widgets a run does not draw (another page); these keys keep this
 # session's choices, uploads and results so that coming back restores them.
 REMEMBERED = "synthetic_remembered"
@@ -178,7 +180,9 @@ def training_results(job):
     if st.button("Save to registry", key=f"synthetic_save_{job.job_id}"):
         try:
             with st.spinner("Saving..."):
-                record = gan_training.save_gan_run(result, registry, name)
+                record = gan_training.save_gan_run(
+                    result, registry, name, owner=ui.current_user_id()
+                )
             st.session_state[SAVED_GAN] = record.reference
         except (ValueError, OSError) as error:
             st.error(f"Not saved: {error}")

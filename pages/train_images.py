@@ -9,6 +9,8 @@ from core import charts, charts_training, image_jobs, ui
 from core.image_workflow import save_image_run
 from core.jobs import JobRefused
 
+ui.require_login()
+
 MODEL_CAPTIONS = {
     "seed_cnn": "small and quick: a first baseline in seconds",
     "defect_cnn": "the default: deeper, for real defect images",
@@ -285,7 +287,7 @@ def show_results(job):
     if st.button("Save model", key=f"train_images_save_{job.job_id}"):
         try:
             with st.spinner("Saving..."):
-                save_image_run(result, ui.registry(), name)
+                save_image_run(result, ui.registry(), name, owner=ui.current_user_id())
         except (ValueError, OSError) as error:
             st.error(f"Not saved: {error}")
     if result.record is not None:

@@ -1,4 +1,4 @@
-"""End to end: two browser sessions at once each see only their own uploads and jobs.
+"""End to end: two browser sessions at once each see only their own uploads, jobs and results.
 
 With the default bound of one running job, the second session's job waits in the queue and
 says how many jobs are ahead; both jobs are then cancelled.
@@ -11,6 +11,7 @@ import pytest
 from playwright.sync_api import Error as PlaywrightError
 
 from core.data.bundled import sample_data_directory
+from core.data.bundled import spot_check_files as bundled_spot_check_files
 from tests.e2e.conftest import wait_for_app_idle
 from tests.e2e.test_train_images import choose_radio, open_training_page
 
@@ -97,3 +98,39 @@ def test_two_sessions_see_only_their_own_uploads_and_jobs(browser, app_url, tmp_
                 page.get_by_role("button", name="Cancel training").click(timeout=5_000)
         first_context.close()
         second_context.close()
+
+
+def test_two_sessions_see_only_their_own_spot_check_results(browser, app_url):
+    from tests.e2e.test_spot_check import open_from_sidebar
+
+    samples = bundled_spot_check_files()
+    contexts = [browser.new_context(viewport={"width": 1400, "height": 1800}) for _ in range(2)]
+    try:
+        first, second = (context.new_page() for context in contexts)
+        page_errors = []
+        for page in (first, second):
+            page.on("pageerror", lambda error: page_errors.append(str(error)))
+            open_from_sidebar(page, app_url, "Spot check")
+
+        first_image, second_image = samples[0], samples[-1]
+        for page, image in ((first, first_image), (second, second_image)):
+            uploader = page.locator("[data-testid='stFileUploader'] input[type='file']")
+            uploader.set_input_files(str(image))
+            page.get_by_text("1 of 1 predictions shown.").wait_for(timeout=TIMEOUT_MS)
+            wait_for_app_idle(page)
+
+        # Rerun both (Streamlit's "r" shortcut) after both uploads: a result kept anywhere but
+        # in the session itself would now show up on the other page.
+        expected = ((first, first_image, second_image), (second, second_image, first_image))
+        for page, own, other in expected:
+            page.get_by_role("heading", name="Spot check", level=1).click()
+            page.keyboard.press("r")
+            wait_for_app_idle(page)
+            page.get_by_text("1 of 1 predictions shown.").wait_for(timeout=TIMEOUT_MS)
+            text = page.locator("[data-testid='stMain']").inner_text()
+            assert own.name in text
+            assert other.name not in text
+        assert not page_errors, f"the browser reported errors: {page_errors}"
+    finally:
+        for context in contexts:
+            context.close()

@@ -175,23 +175,35 @@ class JobManager:
                 job.state, job.finished_at = CANCELLED, time.time()
                 continue
             job.state, job.started_at = RUNNING, time.time()
-            self._running.add(job.job_id)
-            threading.Thread(
+            thread = threading.Thread(
                 target=self._run, args=(job,), name=f"linesight-job-{job.job_id}", daemon=True
-            ).start()
+            )
+            try:
+                thread.start()
+            except RuntimeError as error:
+                # Out of threads: the job fails visibly rather than holding its slot forever.
+                job.error, job.state = f"RuntimeError: {error}", FAILED
+                job.finished_at = time.time()
+                continue
+            self._running.add(job.job_id)
 
     def _run(self, job: Job) -> None:
+        result, state, error = None, FAILED, None
         try:
             result = job.work(job.progress, job.cancellation)
-            state, error = (CANCELLED if job.cancellation.cancelled else SUCCEEDED), None
-        except Exception as exception:  # The worker must never die silently: record why.
-            result, state = None, FAILED
+            state = CANCELLED if job.cancellation.cancelled else SUCCEEDED
+        except BaseException as exception:
+            # The worker must never die silently. SystemExit (a `sys.exit` deep in the work)
+            # would otherwise end the thread quietly, leaving the job 'running' and its slot
+            # taken, so every later job would wait forever.
             error = f"{type(exception).__name__}: {exception}"
             job.progress.set_message(traceback.format_exc(limit=5))
-        with self._lock:
-            job.result, job.error, job.state, job.finished_at = result, error, state, time.time()
-            self._running.discard(job.job_id)
-            self._start_waiting_jobs()
+        finally:
+            with self._lock:
+                job.result, job.error, job.finished_at = result, error, time.time()
+                job.state = state
+                self._running.discard(job.job_id)
+                self._start_waiting_jobs()
 
     def get(self, owner: str, job_id: str) -> Job:
         """Returns the owner's job.
@@ -212,7 +224,7 @@ class JobManager:
         return sorted(jobs, key=lambda job: job.submitted_at, reverse=True)
 
     def queue_position(self, job_id: str) -> int | None:
-        """How many jobs are ahead of a queued job (0 = next), or None if not queued."""
+        """How many jobs are ahead of a queued job, running ones included, or None if not queued."""
         with self._lock:
             if job_id not in self._queue:
                 return None

@@ -323,14 +323,22 @@ class ModelRegistry:
         claims the same number first."""
         name_directory = self.directory / name
         for _ in range(_CLAIM_ATTEMPTS):
+            # Another process may remove the staging directory (e.g. a person clearing it);
+            # claiming what is left would register a version without its model.
+            if not (staged / MODEL_FILENAME).is_file():
+                raise _lost_staging_error(staged)
             name_directory.mkdir(parents=True, exist_ok=True)
             version = _next_version(name_directory)
             metadata = {**metadata, "version": version}
-            write_bytes_atomically(
-                staged / METADATA_FILENAME,
-                json.dumps(metadata, indent=2, ensure_ascii=False).encode("utf-8"),
-            )
-            fsync_directory(staged)
+            try:
+                write_bytes_atomically(
+                    staged / METADATA_FILENAME,
+                    json.dumps(metadata, indent=2, ensure_ascii=False).encode("utf-8"),
+                    create_parent=False,
+                )
+                fsync_directory(staged)
+            except FileNotFoundError as error:
+                raise _lost_staging_error(staged) from error
             target = name_directory / str(version)
             try:
                 # A directory rename fails when the target exists and is not empty (a claimed
@@ -338,10 +346,13 @@ class ModelRegistry:
                 os.rename(staged, target)
             except OSError as error:
                 if error.errno in (errno.EEXIST, errno.ENOTEMPTY, errno.ENOENT):
-                    # Taken by another writer, or the name directory was just deleted.
+                    # Taken by another writer, or the name directory was just deleted (or the
+                    # staging directory, which the next attempt reports).
                     continue
                 raise
+            # The new entry, and the name directory's own entry when it is new, reach the disk.
             fsync_directory(name_directory)
+            fsync_directory(self.directory)
             return ModelRecord(name=name, version=version, path=target, metadata=metadata)
         raise OSError(
             f"Expected to claim a version of '{name}' within {_CLAIM_ATTEMPTS} attempts. "
@@ -367,6 +378,14 @@ class ModelRegistry:
                 with contextlib.suppress(OSError):
                     if entry.stat(follow_symlinks=False).st_mtime < oldest_allowed:
                         shutil.rmtree(entry.path, ignore_errors=True)
+
+
+def _lost_staging_error(staged: Path) -> FileNotFoundError:
+    return FileNotFoundError(
+        f"Expected the staging directory of the save to hold {MODEL_FILENAME} until the version "
+        "is claimed; another process removed it, so nothing was registered. "
+        f"Received: staged={str(staged)!r}"
+    )
 
 
 def _next_version(name_directory: Path) -> int:

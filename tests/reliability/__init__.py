@@ -1,0 +1,1 @@
+"""Reliability tests (issue 8): registry and job durability, hostile input files, fuzzed loaders."""

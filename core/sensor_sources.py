@@ -21,8 +21,10 @@ from pathlib import Path
 
 import pandas as pd
 
+from core.data import archives
 from core.data.series import ColumnMapping, dataset_from_frame, detect_column_mapping
 from core.data.series_io import PARQUET_EXTENSIONS, TEXT_EXTENSIONS, read_series_file
+from core.data.series_validation import name_file_in_error
 from core.data.validation import check_named_files, describe_value
 
 SAMPLE, UPLOAD = "sample", "upload"
@@ -139,9 +141,13 @@ def upload_source(name: str, data: bytes) -> SeriesSource:
 
     Raises:
         TypeError: If `name` is not a string or `data` not bytes.
-        ValueError: If the extension is not one of `UPLOAD_TYPES` or the file is empty.
+        ValueError: If the file is a model (.keras, .h5, ...: models are only trained here), the
+            extension is not one of `UPLOAD_TYPES` or the file is empty.
     """
     ((name, data),) = check_named_files([(name, data)])
+    model_reason = archives.model_file_reason(name)
+    if model_reason is not None:
+        raise ValueError(model_reason)
     if Path(name).suffix.lower().lstrip(".") not in UPLOAD_TYPES:
         raise ValueError(
             f"Expected a sensor file ending in {', '.join('.' + kind for kind in UPLOAD_TYPES)}. "
@@ -202,7 +208,7 @@ def load_dataset(source: SeriesSource, mapping: ColumnMapping | None = None, tab
 
     Raises:
         ValueError: If the data fails a check (missing or repeated columns, text in a sensor,
-            time going back, ...); the message says which.
+            time going back, ...); the message names the file and says which.
     """
     table = table if table is not None else read_table(source)
     chosen = mapping if mapping is not None else table.detected
@@ -210,7 +216,12 @@ def load_dataset(source: SeriesSource, mapping: ColumnMapping | None = None, tab
     ignored = [column for column in table.columns if column not in chosen.columns()]
     if ignored:
         notes.append(f"Ignored columns without a role: {ignored[:20]}")
-    return dataset_from_frame(table.frame, chosen, source_format=table.source_format, notes=notes)
+    try:
+        return dataset_from_frame(
+            table.frame, chosen, source_format=table.source_format, notes=notes
+        )
+    except ValueError as error:
+        raise name_file_in_error(error, source.name) from error
 
 
 def dataset_preview(dataset, rows: int = PREVIEW_ROWS) -> dict:

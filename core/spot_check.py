@@ -3,8 +3,9 @@
 The spot-check page calls `spot_check` once per upload (or per switch of the overlay toggle) and
 `filter_predictions` on every redraw of its table. Uploads are `(name, bytes)` pairs: single
 images, or ZIP archives, which `core.data.images.load_uploaded_images` expands with
-`core.data.archives.read_zip` (each member is named `archive.zip/inner/path.png`; refused
-members are reported like any bad file). A bad file never stops the others.
+`core.data.archives.iter_zip_members` (each member is named `archive.zip/inner/path.png`; refused
+members are reported like any bad file). Model files (.keras, .h5, a zipped SavedModel, ...) are
+refused: models are only trained here. A bad file never stops the others.
 
 TensorFlow is only touched through the predictor and, when `explain` is set, `core.explain`.
 

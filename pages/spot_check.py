@@ -5,6 +5,7 @@ import streamlit as st
 from core import charts, model_catalog, ui
 from core import spot_check as checks
 from core.demo_models import DEMO_IMAGE_MODEL
+from core.maintenance import predictions_csv
 
 ui.require_login()
 
@@ -171,7 +172,7 @@ st.dataframe(
 )
 st.download_button(
     f"Download all {len(frame)} predictions (CSV)",
-    data=frame.to_csv(index=False),
+    data=predictions_csv(frame),  # File names a spreadsheet would run as formulas are quoted.
     file_name="spot_check_predictions.csv",
     mime="text/csv",
     key="spot_check_csv",

@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from core.data import archives
 from core.data.validation import RejectedFile, describe_value
 
 SUPPORTED_IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
@@ -28,6 +29,17 @@ MAX_IMAGE_FILE_BYTES = 64 * 1024**2
 FORMATS_TEXT = "PNG, JPEG, BMP or TIFF"
 
 _HIGH_BIT_DEPTH_MODES = ("I;16", "I;16B", "I;16L", "I;16N", "I")
+# What a file that is not a supported image holds, told by its first bytes, for the message.
+_CONTENT_SIGNATURES = (
+    ((b"GIF87a", b"GIF89a"), "GIF"),
+    ((b"%!PS", b"\xc5\xd0\xd3\xc6"), "PostScript/EPS"),
+    ((b"%PDF",), "PDF"),
+    ((b"PK\x03\x04",), "ZIP archive"),
+    ((b"\x1f\x8b",), "gzip"),
+    ((b"\x89HDF\r\n\x1a\n",), "HDF5 (such as a Keras .h5 model)"),
+    ((b"<?xml", b"<svg"), "XML/SVG"),
+    ((b"\x00\x00\x01\x00",), "ICO"),
+)
 
 
 def decode_image(
@@ -196,7 +208,7 @@ def _decode(
     except Exception as error:
         raise ValueError(
             f"Expected a {FORMATS_TEXT} image; the file is not a readable image. "
-            f"Received: name={name!r}"
+            f"Received: name={name!r}{_content_hint(data)}"
         ) from error
     with image:
         width, height = image.size
@@ -259,7 +271,27 @@ def _has_supported_suffix(name: str) -> bool:
 
 
 def _suffix_reason(name: str) -> str:
+    model_reason = archives.model_file_reason(name)
+    if model_reason is not None:
+        return model_reason
+    if archives.is_zip_name(name):
+        return (
+            f"Expected an image file ({FORMATS_TEXT}); archives inside a data set are not "
+            f"opened. Received: name={name!r}"
+        )
     return f"Expected an image file ({FORMATS_TEXT}). Received: name={name!r}"
+
+
+def _content_hint(data: bytes) -> str:
+    """Returns ' (GIF data)' and the like when the first bytes show what the file holds."""
+    for signatures, kind in _CONTENT_SIGNATURES:
+        if data.startswith(signatures):
+            return f" ({kind} data)"
+    if data[8:12] == b"WEBP" and data.startswith(b"RIFF"):
+        return " (WebP data)"
+    if data[4:8] == b"ftyp":
+        return " (HEIF/AVIF or video data)"
+    return ""
 
 
 def _file_size_reason(name: str, size: int) -> str:

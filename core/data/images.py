@@ -186,7 +186,8 @@ def load_uploaded_images(
 
     Returns:
         (images, names, rejected): a uint8 (N, height, width, channels) array (N may be 0), the
-        name of each image ('upload.zip/inner/path.png' for ZIP members), and the refused files.
+        name of each image ('upload.zip/inner/path.png' for ZIP members), and the refused files
+        (model files such as .keras and .h5 among them: models are only trained here).
 
     Raises:
         TypeError: If an item of `files` is not a (str, bytes) pair.
@@ -195,18 +196,26 @@ def load_uploaded_images(
     image_size, channels = check_image_options(image_size, channels)
     collector = ImageCollector(image_size, channels)
     for name, data in check_named_files(files):
+        # A .keras file is itself a ZIP archive: refuse it by name before it is expanded.
+        model_reason = archives.model_file_reason(name)
+        if model_reason is not None:
+            collector.reject(name, model_reason)
+            continue
         if not (archives.is_zip_name(name) or data.startswith(b"PK\x03\x04")):
             collector.add_bytes(name, data)
             continue
+        # Members are decoded as they are read, so only one member's bytes are held at a time.
+        archive_rejected: list[RejectedFile] = []
+        first_rejection = len(collector.rejected)
         try:
-            contents = archives.read_zip(data, name=name)
+            for member in archives.iter_zip_members(data, name=name, rejected=archive_rejected):
+                collector.add_bytes(f"{name}/{member.name}", member.data)
         except ValueError as error:
             collector.reject(name, str(error))
-            continue
-        for rejected_file in contents.rejected:
-            collector.reject(f"{name}/{rejected_file.name}", rejected_file.reason)
-        for member in contents.members:
-            collector.add_bytes(f"{name}/{member.name}", member.data)
+        # Members refused by name come first, as in `load_image_zip`.
+        collector.rejected[first_rejection:first_rejection] = [
+            RejectedFile(f"{name}/{item.name}", item.reason) for item in archive_rejected
+        ]
     return collector.stacked_images(), list(collector.names), list(collector.rejected)
 
 

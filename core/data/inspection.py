@@ -12,16 +12,24 @@ KINDS = ("auto", "images", "series")
 # Below these, a class is too small to train or to evaluate on, so the report warns.
 MINIMUM_IMAGES_PER_CLASS = 20
 IMBALANCE_RATIO_WARNING = 3.0
+# Smaller images are still loaded (stretched to the model input) but carry almost no detail.
+SMALL_IMAGE_SIDE = 8
 
 
 def detect_kind(path: Path) -> str:
     """Returns "images" or "series" for a path, from its suffix and its contents.
 
     Raises:
-        ValueError: If the path holds neither kind of data.
+        ValueError: If the path holds neither kind of data, or is a saved model.
     """
+    from core.data import archives
     from core.data.images import SUPPORTED_IMAGE_SUFFIXES
 
+    model_reason = archives.model_file_reason(str(path))
+    if path.is_dir() and any((path / name).is_file() for name in archives.SAVED_MODEL_FILE_NAMES):
+        model_reason = archives.model_message(str(path), " holding a TensorFlow SavedModel")
+    if model_reason is not None:
+        raise ValueError(model_reason)
     if path.is_file():
         suffix = path.suffix.lower()
         if suffix == ".zip":
@@ -152,6 +160,16 @@ def image_dataset_report(dataset, name: str) -> dict:
                 f"Class '{class_name}' has {count} images; at least "
                 f"{MINIMUM_IMAGES_PER_CLASS} are needed to train and evaluate reliably."
             )
+    small = [
+        name
+        for name, (width, height) in zip(dataset.filenames, dataset.original_sizes, strict=True)
+        if min(width, height) < SMALL_IMAGE_SIDE
+    ]
+    if small:
+        warnings.append(
+            f"{len(small)} image(s) are smaller than {SMALL_IMAGE_SIDE} pixels on a side, such as "
+            f"{small[0]!r}; they are stretched to the model input and carry little detail."
+        )
     if class_counts and min(class_counts.values()) > 0:
         ratio = max(class_counts.values()) / min(class_counts.values())
         if ratio >= IMBALANCE_RATIO_WARNING:
@@ -176,7 +194,8 @@ def inspect_uploads(files: list[tuple[str, bytes]]) -> dict:
     """Reports what LineSight finds in uploaded files, one entry per kind of content.
 
     A file that cannot be read is listed under `rejected` with the reason; the others are still
-    inspected.
+    inspected. Model files (.keras, .h5, a zipped SavedModel, ...) are refused: models are only
+    trained here.
 
     Args:
         files: (file name, bytes) pairs as uploaded.
@@ -184,6 +203,7 @@ def inspect_uploads(files: list[tuple[str, bytes]]) -> dict:
     Returns:
         A JSON-serialisable report with `image_archives`, `images`, `series` and `rejected`.
     """
+    from core.data import archives
     from core.data.images import (
         SUPPORTED_IMAGE_SUFFIXES,
         load_image_zip,
@@ -196,8 +216,11 @@ def inspect_uploads(files: list[tuple[str, bytes]]) -> dict:
     loose_images = []
     for name, data in files:
         suffix = Path(name).suffix.lower()
+        model_reason = archives.model_file_reason(name)
         try:
-            if suffix == ".zip":
+            if model_reason is not None:
+                report["rejected"].append(RejectedFile(name, model_reason).as_dict())
+            elif suffix == ".zip":
                 dataset = load_image_zip(data, name=name)
                 report["image_archives"].append(image_dataset_report(dataset, name))
             elif suffix in SUPPORTED_IMAGE_SUFFIXES:

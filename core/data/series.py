@@ -373,7 +373,8 @@ def load_series(
         A `SeriesDataset`.
 
     Raises:
-        ValueError: If the file cannot be read or fails a check of `dataset_from_frame`.
+        ValueError: If the file cannot be read or fails a check of `dataset_from_frame`; the
+            message names the file (`name`, or the path's name).
     """
     from core.data import cmapss  # Imported here: `cmapss` builds on this module.
 
@@ -389,11 +390,16 @@ def load_series(
         ignored = [str(column) for column in frame.columns if column not in mapping.columns()]
         if ignored:
             notes.append(f"Ignored columns that are not numeric sensors: {ignored[:20]}")
-    return dataset_from_frame(
-        frame,
-        mapping,
-        source_format=source_format,
-        window=window,
-        allow_missing=allow_missing,
-        notes=notes,
-    )
+    if name is None and isinstance(source, str | os.PathLike):
+        name = Path(source).name
+    try:
+        return dataset_from_frame(
+            frame,
+            mapping,
+            source_format=source_format,
+            window=window,
+            allow_missing=allow_missing,
+            notes=notes,
+        )
+    except ValueError as error:
+        raise series_validation.name_file_in_error(error, name) from error

@@ -18,12 +18,21 @@ from pathlib import Path
 import pandas as pd
 from pyarrow import parquet
 
+from core.data import archives
 from core.data.validation import describe_value
 
 MAX_SERIES_ROWS = 5_000_000
 TEXT_EXTENSIONS = (".csv", ".tsv", ".txt")
 PARQUET_EXTENSIONS = (".parquet", ".pq")
 _SNIFF_BYTES = 64 * 1024
+# Compressed files renamed .csv are refused by their first bytes with a hint to unpack them.
+_COMPRESSED_SIGNATURES = (
+    (re.compile(rb"\x1f\x8b"), "gzip-compressed data"),
+    (re.compile(rb"BZh[1-9]1AY&SY"), "bzip2-compressed data"),
+    (re.compile(rb"\xfd7zXZ\x00"), "xz-compressed data"),
+    (re.compile(rb"\(\xb5/\xfd"), "zstd-compressed data"),
+    (re.compile(rb"PK\x03\x04"), "a ZIP archive (or an Excel workbook)"),
+)
 
 
 def _source_bytes(source: str | os.PathLike | bytes, name: str | None) -> tuple[str, str, bytes]:
@@ -103,6 +112,15 @@ def _read_delimited(source, display: str, sample: str, encoding: str) -> pd.Data
             "Expected a CSV file with the same number of fields on every line. "
             f"Received: name='{display}': {str(error).strip()}"
         ) from error
+    if not isinstance(frame.index, pd.RangeIndex):
+        # Data rows with more fields than the header: pandas would silently turn the first
+        # column(s) into the index and shift every column name onto the wrong values.
+        extra = frame.index.nlevels
+        raise ValueError(
+            "Expected a CSV file with the same number of fields on every line. Received: "
+            f"name='{display}': the header names {frame.shape[1]} columns but the data rows have "
+            f"{frame.shape[1] + extra} fields; name the extra column(s) in the header"
+        )
     if encoding == "latin-1":
         notes.append(f"'{display}' is not valid UTF-8; it was decoded as latin-1.")
     if decimal == ",":
@@ -156,15 +174,25 @@ def read_series_file(
         `(frame, source_format)` with `source_format` one of 'csv', 'parquet', 'cmapss'.
 
     Raises:
-        ValueError: If the file is missing, empty, has an unknown extension, is not the format its
-            extension says, or has more than `MAX_SERIES_ROWS` rows.
+        ValueError: If the file is missing, empty, compressed, a model file, has an unknown
+            extension, is not the format its extension says, has data rows longer than its
+            header, or has more than `MAX_SERIES_ROWS` rows.
         TypeError: If `source` is neither a path nor bytes.
     """
     display, extension, head = _source_bytes(source, name)
     if not head.strip():
         raise ValueError(f"Expected a non-empty file. Received: name='{display}' is empty")
+    compressed = next((kind for pattern, kind in _COMPRESSED_SIGNATURES if pattern.match(head)), "")
+    model_reason = archives.model_file_reason(display)
+    if model_reason is not None:
+        raise ValueError(model_reason)
     if extension in PARQUET_EXTENSIONS or (not extension and head.startswith(b"PAR1")):
         frame, source_format = _read_parquet(source, display, head), "parquet"
+    elif compressed and extension not in (".xls", ".xlsx"):
+        raise ValueError(
+            "Expected a CSV text file (comma, semicolon or tab separated). "
+            f"Received: name='{display}' holds {compressed}; extract the CSV file first."
+        )
     elif extension and extension not in TEXT_EXTENSIONS:
         hint = " Export spreadsheets as CSV first." if extension in (".xls", ".xlsx") else ""
         raise ValueError(

@@ -24,6 +24,7 @@ __all__ = [
     "coerce_numbers",
     "describe_bad",
     "flagged_rows",
+    "name_file_in_error",
     "natural_key",
     "time_values",
     "unit_values",
@@ -178,3 +179,25 @@ def window_problem(lengths: pd.Series, window: int) -> str | None:
         f"{len(short)} of {len(lengths)} units are shorter than the window of {window} rows and "
         f"give no full window: {listed}{more}."
     )
+
+
+def name_file_in_error(error: ValueError, name: str | None) -> ValueError:
+    """Returns the error with `name='file'` put first in what it says was received.
+
+    The checks of `dataset_from_frame` see a table, not a file; a user who loads several files
+    needs to know which one failed.
+
+    Args:
+        error: A ValueError raised by a check ("Expected ... Received: ...").
+        name: The file name, or None to return `error` unchanged.
+
+    Returns:
+        A new ValueError reading "Expected ... Received: name='file': ...".
+    """
+    if name is None:
+        return error
+    message = str(error)
+    head, marker, tail = message.partition("Received: ")
+    if not marker:
+        return ValueError(f"{message} Received: name={name!r}")
+    return ValueError(f"{head}{marker}name={name!r}: {tail}")

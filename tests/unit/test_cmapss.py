@@ -117,7 +117,8 @@ def test_cmapss_non_numeric_value_names_the_sensor(tmp_path):
     with pytest.raises(ValueError) as error:
         series.load_series(path)
     assert str(error.value) == (
-        "Expected numbers in every sensor, setting and RUL column. Received: 'sensor_05': "
+        "Expected numbers in every sensor, setting and RUL column. Received: "
+        "name='train_FD001.txt': 'sensor_05': "
         "1 value(s) such as 'oops' (row 4)"
     )
 

@@ -152,7 +152,7 @@ def test_resizes_to_height_and_width():
             encode(Image.new("L", (4, 4)), "GIF"),
             "anim.png",
             "Expected a PNG, JPEG, BMP or TIFF image; the file is not a readable image. "
-            "Received: name='anim.png'",
+            "Received: name='anim.png' (GIF data)",
         ),
         (
             png_header_only(30000, 30000),

@@ -208,7 +208,8 @@ def test_error_no_sensor_columns(tmp_path):
     with pytest.raises(ValueError) as error:
         series.load_series(write_csv(tmp_path, frame))
     assert str(error.value) == (
-        "Expected at least one numeric sensor column. Received: columns=['unit', 'cycle', 'note']"
+        "Expected at least one numeric sensor column. Received: name='series.csv': "
+        "columns=['unit', 'cycle', 'note']"
     )
 
 
@@ -226,7 +227,8 @@ def test_error_non_numeric_values(tmp_path):
     with pytest.raises(ValueError) as error:
         series.load_series(write_csv(tmp_path, frame))
     assert str(error.value) == (
-        "Expected numbers in every sensor, setting and RUL column. Received: 'sensor_0': "
+        "Expected numbers in every sensor, setting and RUL column. Received: name='series.csv': "
+        "'sensor_0': "
         "2 value(s) such as 'err' (row 3), 'n/a?' (row 8)"
     )
 

@@ -4,13 +4,19 @@ With `[auth]` in .streamlit/secrets.toml, a session that is not logged in is rou
 page only, whatever URL it asks for (see `core.access`).
 """
 
+import numpy as np
 import streamlit as st
+from PIL import Image
 
 from core import ui
 
-st.set_page_config(
-    page_title="LineSight", page_icon=":material/precision_manufacturing:", layout="wide"
-)
+# The tab icon is drawn here and served by the app: a Material or emoji icon makes the browser
+# fetch it from Google's font servers, which a factory network without internet refuses.
+pixels = np.full((32, 32, 3), (38, 70, 83), dtype=np.uint8)
+pixels[11:21, 11:21] = (231, 111, 81)  # A part with a defect.
+ICON = Image.fromarray(pixels)
+
+st.set_page_config(page_title="LineSight", page_icon=ICON, layout="wide")
 
 PAGES = [
     st.Page("pages/home.py", title="Home", icon=":material/home:", default=True),

@@ -89,6 +89,8 @@ def app_url(tmp_path_factory):
             [
                 sys.executable, "-m", "streamlit", "run", "app.py",
                 "--server.headless", "true",
+                # A file changed during a run would otherwise hold the page at "Rerun?".
+                "--server.fileWatcherType", "none",
                 "--server.address", "127.0.0.1",
                 "--server.port", str(port),
                 "--browser.gatherUsageStats", "false",

@@ -225,3 +225,11 @@ def test_server_config_keeps_xsrf_on_and_caps_uploads_above_every_type_limit():
     assert max(access.UPLOAD_LIMITS.values()) <= server["maxUploadSize"] * MB
     # No per-type limit is out of reach: the largest one is the server's cap.
     assert max(access.UPLOAD_LIMITS.values()) == server["maxUploadSize"] * MB
+
+
+def test_the_browser_is_not_told_to_call_outside_servers():
+    config = tomllib.loads((REPOSITORY_ROOT / ".streamlit" / "config.toml").read_text())
+    assert config["browser"]["gatherUsageStats"] is False
+    # A Material or emoji page icon is fetched from Google's font servers; ours is drawn locally.
+    app_source = (REPOSITORY_ROOT / "app.py").read_text()
+    assert "page_icon=ICON" in app_source

@@ -19,3 +19,20 @@ def require_field(condition: bool, expectation: str, config: object, name: str) 
         raise ValueError(
             f"Expected `{name}` {expectation}. Received: {name}={getattr(config, name)!r}"
         )
+
+
+def require_integers(config: object, minimums: dict[str, int]) -> None:
+    """Checks that each named field is an integer at least its minimum."""
+    for name, minimum in minimums.items():
+        value = getattr(config, name)
+        require_field(
+            is_integer(value) and value >= minimum, f"to be an integer >= {minimum}", config, name
+        )
+
+
+def require_learning_rate(config: object) -> None:
+    """Checks that `config.learning_rate` is a number in (0, 1]."""
+    rate = config.learning_rate
+    require_field(
+        is_number(rate) and 0 < rate <= 1, "to be a number in (0, 1]", config, "learning_rate"
+    )

@@ -18,7 +18,12 @@ from typing import Any
 
 import pandas as pd
 
-from core.config_checks import is_integer, is_number, require_field
+from core.config_checks import (
+    is_number,
+    require_field,
+    require_integers,
+    require_learning_rate,
+)
 from core.data.windows import DEFAULT_RUL_CAP, SHORT_UNIT_CHOICES, SensorScaler
 from core.image_pipeline import OPTIMIZERS, SCHEDULES
 from core.models.series import DEFAULT_SERIES_MODEL, SERIES_MODEL_PRESETS
@@ -117,27 +122,20 @@ class SeriesTrainingConfig:
             self,
             "model",
         )
-        for name, minimum in (
-            ("window", 2),
-            ("stride", 1),
-            ("epochs", 1),
-            ("batch_size", 1),
-            ("members", 1),
-            ("horizon", 1),
-            ("early_stopping_patience", 0),
-            ("seed", 0),
-        ):
-            value = getattr(self, name)
-            require_field(
-                is_integer(value) and value >= minimum,
-                f"to be an integer >= {minimum}",
-                self,
-                name,
-            )
-        rate = self.learning_rate
-        require_field(
-            is_number(rate) and 0 < rate <= 1, "to be a number in (0, 1]", self, "learning_rate"
+        require_integers(
+            self,
+            {
+                "window": 2,
+                "stride": 1,
+                "epochs": 1,
+                "batch_size": 1,
+                "members": 1,
+                "horizon": 1,
+                "early_stopping_patience": 0,
+                "seed": 0,
+            },
         )
+        require_learning_rate(self)
         for name in ("rul_cap", "healthy_rul"):
             value = getattr(self, name)
             require_field(

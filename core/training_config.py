@@ -6,7 +6,13 @@ import dataclasses
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from core.config_checks import is_integer, is_number, require_field
+from core.config_checks import (
+    is_integer,
+    is_number,
+    require_field,
+    require_integers,
+    require_learning_rate,
+)
 from core.distribution import STRATEGIES
 from core.image_pipeline import OPTIMIZERS, SCHEDULES
 from core.models.image import (
@@ -84,24 +90,17 @@ class ImageTrainingConfig:
             require_field(
                 getattr(self, name) in choices, f"to be one of {list(choices)}", self, name
             )
-        for name, minimum in (
-            ("epochs", 1),
-            ("batch_size", 1),
-            ("early_stopping_patience", 0),
-            ("steps_per_execution", 1),
-            ("seed", 0),
-        ):
-            value = getattr(self, name)
-            require_field(
-                is_integer(value) and value >= minimum,
-                f"to be an integer >= {minimum}",
-                self,
-                name,
-            )
-        rate = self.learning_rate
-        require_field(
-            is_number(rate) and 0 < rate <= 1, "to be a number in (0, 1]", self, "learning_rate"
+        require_integers(
+            self,
+            {
+                "epochs": 1,
+                "batch_size": 1,
+                "early_stopping_patience": 0,
+                "steps_per_execution": 1,
+                "seed": 0,
+            },
         )
+        require_learning_rate(self)
         size = self.image_size
         require_field(
             isinstance(size, Sequence)

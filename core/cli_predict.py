@@ -159,6 +159,7 @@ class CountProgress:
 def command_predict(arguments: argparse.Namespace) -> int:
     import pandas as pd
 
+    from core.decisions import decision_summary
     from core.image_workflow import load_predictor
     from core.line_inference import count_input_items, predict_to_outputs
     from core.prediction_writers import check_output_path
@@ -167,6 +168,7 @@ def command_predict(arguments: argparse.Namespace) -> int:
         check_output_path(arguments.out)  # Before the model loads: fail in a second, not ten.
     predictor, metadata = load_predictor(open_registry(arguments), arguments.model)
     reference = f"{metadata['name']}:{metadata['version']}"
+    print(decision_summary(predictor), file=sys.stderr, flush=True)
     progress = CountProgress(count_input_items(arguments.input))
     summary = predict_to_outputs(
         predictor,
@@ -203,6 +205,7 @@ def command_predict(arguments: argparse.Namespace) -> int:
         print_json(
             {
                 "model": reference,
+                "decision": decision_summary(predictor),
                 "predicted": summary.predicted,
                 "predicted_counts": summary.predicted_counts,
                 "rejected_count": summary.rejected_count,
@@ -217,11 +220,13 @@ def command_predict(arguments: argparse.Namespace) -> int:
 
 
 def command_watch(arguments: argparse.Namespace) -> int:
+    from core.decisions import decision_summary
     from core.folder_watch import FolderWatcher
     from core.image_workflow import load_predictor
 
     predictor, metadata = load_predictor(open_registry(arguments), arguments.model)
     reference = f"{metadata['name']}:{metadata['version']}"
+    print(decision_summary(predictor), file=sys.stderr, flush=True)
 
     def report(records: list, rejections: list) -> None:
         for record in records:

@@ -15,6 +15,9 @@ import numpy as np
 from core.data.validation import describe_value
 
 IMAGE_TASK = "image_classification"
+ANOMALY_TASK = "image_anomaly"
+# Tasks whose models judge product images: spot check and batch predict accept both.
+INSPECTION_TASKS = (IMAGE_TASK, ANOMALY_TASK)
 STREAM_CHOICES = ("auto", "always", "never")
 # Enough to browse in a gallery; the full list would bloat the metadata of a poor model.
 MAX_STORED_MISCLASSIFIED = 100
@@ -227,21 +230,47 @@ def save_image_run(result: ImageRunResult, registry, name: str, *, owner: str | 
     return record
 
 
-def load_predictor(registry, reference: str):
-    """Loads a registered image classifier as a warmed-up `ImagePredictor`.
+def load_predictor(registry, reference: str, *, operating_point: bool = True):
+    """Loads a registered image model (classifier or anomaly model) as a warmed-up predictor.
+
+    Args:
+        registry: A `ModelRegistry`.
+        reference: "name" or "name:version".
+        operating_point: Whether the version's stored operating point decides the verdicts
+            (`core.decisions`). Default: True.
+
+    Returns:
+        `(predictor, metadata)`: an `ImagePredictor` or an `ImageAnomalyPredictor`.
 
     Raises:
-        ValueError: If the model is unknown or is not an image classifier.
+        ValueError: If the model is unknown or is not an image model.
     """
+    record = registry.get(reference)
+    task = record.metadata.get("task")
+    if task not in INSPECTION_TASKS:
+        raise ValueError(
+            f"Expected an image classification or image anomaly model. Received: "
+            f"model='{reference}' with task={describe_value(task)}"
+        )
+    model, metadata = registry.load(record.reference)
+    predictor = predictor_for(model, metadata)
+    if operating_point:
+        from core.decisions import with_operating_point
+
+        predictor = with_operating_point(predictor, record)
+    return predictor, metadata
+
+
+def predictor_for(model, metadata: dict, *, warmup: bool = True):
+    """Returns the predictor of a loaded image model: `ImagePredictor` for a classifier,
+    `ImageAnomalyPredictor` for an anomaly model (without any operating point)."""
+    if metadata.get("task") == ANOMALY_TASK:
+        from core.image_anomaly_inference import ImageAnomalyPredictor
+
+        return ImageAnomalyPredictor.from_registry_record(model, metadata, warmup=warmup)
     from core.inference import ImagePredictor
 
-    model, metadata = registry.load(reference)
-    if metadata.get("task") != IMAGE_TASK:
-        raise ValueError(
-            f"Expected an image classification model. Received: model='{reference}' with "
-            f"task={describe_value(metadata.get('task'))}"
-        )
-    return ImagePredictor.from_registry_record(model, metadata), metadata
+    return ImagePredictor.from_registry_record(model, metadata, warmup=warmup)
 
 
 def evaluate_registered_model(registry, reference: str, data) -> dict:
@@ -261,7 +290,7 @@ def evaluate_registered_model(registry, reference: str, data) -> dict:
     from core.data.images import load_images
     from core.evaluation import evaluate_classification
 
-    predictor, metadata = load_predictor(registry, reference)
+    predictor, metadata = load_predictor(registry, reference, operating_point=False)
     dataset = load_images(Path(data), image_size=predictor.image_size, channels=predictor.channels)
     unknown = sorted(set(dataset.class_names) - set(predictor.class_names))
     if unknown:

@@ -22,6 +22,8 @@ import numpy as np
 from core.data.validation import RejectedFile, describe_value
 
 BATCH_SIZE = 64
+# Optional per-row values, shown after `confidence` when present.
+EXTRA_ROW_KEYS = ("score", "defect_score", "threshold")
 
 
 @dataclasses.dataclass
@@ -29,8 +31,10 @@ class PredictionBatch:
     """Predictions for a batch of uploaded files.
 
     Attributes:
-        rows: One dict per decoded image: `name`, `predicted` (class name), `confidence`
-            (probability of the predicted class) and `probabilities` (`{class name: p}`).
+        rows: One dict per decoded image: `name`, `predicted` (the verdict's class name),
+            `confidence` (probability of that class) and `probabilities` (`{class name: p}`);
+            with an operating point also `defect_score` and `threshold`, for an anomaly model
+            `score` and `threshold`.
         images: The decoded uint8 images `(N, H, W, C)`, in the order of `rows`.
         rejected: Files that could not be decoded, each with a reason.
         class_names: The class names, in the model's output order.
@@ -47,9 +51,16 @@ class PredictionBatch:
         """Returns a pandas DataFrame: name, predicted, confidence, then `p_<class>` columns."""
         import pandas as pd
 
-        columns = ["name", "predicted", "confidence"] + [f"p_{name}" for name in self.class_names]
+        # Anomaly models add their score; an operating point adds the defect score it compared.
+        extras = [key for key in EXTRA_ROW_KEYS if self.rows and key in self.rows[0]]
+        columns = (
+            ["name", "predicted", "confidence"]
+            + extras
+            + [f"p_{name}" for name in self.class_names]
+        )
         records = [
             [row["name"], row["predicted"], row["confidence"]]
+            + [row[key] for key in extras]
             + [row["probabilities"][name] for name in self.class_names]
             for row in self.rows
         ]
@@ -100,6 +111,8 @@ class ImagePredictor:
         self.image_size = _check_image_size(image_size)
         self.channels = channels
         self._check_against_model()
+        # A `core.decisions.ThresholdRule` when an operating point decides the verdicts.
+        self.decision_rule = None
         self._function = None
         if warmup:
             self.warmup()
@@ -172,6 +185,12 @@ class ImagePredictor:
             )
         return self._function
 
+    def heatmaps(self, images, class_indices) -> np.ndarray:
+        """Returns Grad-CAM maps in [0, 1], `(N, H, W)`, of the given class per image."""
+        from core import explain as explanation
+
+        return explanation.grad_cam_batch(self.model, images, list(class_indices))
+
     def warmup(self) -> ImagePredictor:
         """Traces the prediction function on one blank image and returns `self`."""
         blank = np.zeros((1, *self.image_size, self.channels), dtype=np.uint8)
@@ -228,10 +247,15 @@ class ImagePredictor:
         images, names, rejected = image_loading.load_uploaded_images(
             files, image_size=self.image_size, channels=self.channels
         )
+        from core.decisions import verdict_indices
+
         probabilities = self.predict_arrays(images)
+        verdicts = verdict_indices(self, probabilities)
+        rule = self.decision_rule
+        defect_scores = rule.defect_scores(probabilities) if rule is not None else None
         rows = []
-        for name, row in zip(names, probabilities, strict=True):
-            best = int(np.argmax(row))
+        for index, (name, row) in enumerate(zip(names, probabilities, strict=True)):
+            best = int(verdicts[index])
             rows.append(
                 {
                     "name": name,
@@ -243,6 +267,9 @@ class ImagePredictor:
                     },
                 }
             )
+            if rule is not None:
+                rows[-1]["defect_score"] = float(defect_scores[index])
+                rows[-1]["threshold"] = rule.threshold
         return PredictionBatch(
             rows=rows,
             images=images,

@@ -68,16 +68,22 @@ class ScoredBatch:
         sources, names: Per predicted image, its input and its name.
         probabilities: float32 `(len(names), classes)`.
         rejected: `(source, RejectedFile)` pairs, in reading order.
+        verdicts: The verdict's class index per image (`core.decisions.verdict_indices`: the
+            stored operating point, or the most probable class); None means the most probable.
     """
 
     sources: list[str]
     names: list[str]
     probabilities: np.ndarray
     rejected: list[tuple[str, RejectedFile]]
+    verdicts: np.ndarray | None = None
 
     def records(self, class_names: Sequence[str]) -> list[dict]:
         """Returns one dict per image with the keys of `prediction_columns(class_names)`."""
-        best = np.argmax(self.probabilities, axis=1) if len(self.names) else []
+        if self.verdicts is not None:
+            best = self.verdicts
+        else:
+            best = np.argmax(self.probabilities, axis=1) if len(self.names) else []
         records = []
         for index, (source, name) in enumerate(zip(self.sources, self.names, strict=True)):
             row = self.probabilities[index]
@@ -185,12 +191,20 @@ def score_batches(
 
 
 def _predict(predictor, collector: ImageCollector, sources, rejected) -> ScoredBatch:
+    from core.decisions import verdict_indices
+
     if collector.arrays:
         images = collector.stacked_images()
         probabilities = np.asarray(predictor.predict_arrays(images), dtype=np.float32)
     else:
         probabilities = np.zeros((0, len(predictor.class_names)), dtype=np.float32)
-    return ScoredBatch(list(sources), list(collector.names), probabilities, list(rejected))
+    return ScoredBatch(
+        list(sources),
+        list(collector.names),
+        probabilities,
+        list(rejected),
+        verdict_indices(predictor, probabilities),
+    )
 
 
 @dataclasses.dataclass

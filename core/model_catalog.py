@@ -26,6 +26,7 @@ from core.data.validation import describe_value
 from core.export import ExportFormat, validate_export_format
 
 IMAGE_TASK = "image_classification"
+ANOMALY_TASK = "image_anomaly"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -412,4 +413,13 @@ def delete_models(
 def image_classifiers(records: Sequence) -> list:
     """The records of image classification models, newest version of each name first."""
     selected = [record for record in records if record.metadata.get("task") == IMAGE_TASK]
+    return sorted(selected, key=lambda record: (record.name, -record.version))
+
+
+def inspection_models(records: Sequence) -> list:
+    """The records of image models a spot check can use (classifiers and anomaly models),
+    newest version of each name first."""
+    selected = [
+        record for record in records if record.metadata.get("task") in (IMAGE_TASK, ANOMALY_TASK)
+    ]
     return sorted(selected, key=lambda record: (record.name, -record.version))

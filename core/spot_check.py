@@ -79,9 +79,12 @@ def spot_check(
     """Predicts every readable image among `files`, with Grad-CAM overlays when asked.
 
     Args:
-        predictor: A `core.inference.ImagePredictor`.
+        predictor: A `core.inference.ImagePredictor` or
+            `core.image_anomaly_inference.ImageAnomalyPredictor` (any object with
+            `predict_bytes`, `class_names` and `heatmaps(images, class_indices)`).
         files: `(name, bytes)` pairs as from a file uploader; ZIP archives are expanded.
-        explain: Whether to compute Grad-CAM overlays of the predicted class.
+        explain: Whether to compute heatmap overlays of the verdict (Grad-CAM, or the anomaly
+            map of an anomaly model).
         max_overlays: Explain only the first this many images (a page shows a grid of the
             first few; Grad-CAM of a whole archive would be wasted). Default: None (all).
         alpha: Weight of the heatmap colour in the overlays, in [0, 1]. Default: 0.45.
@@ -108,19 +111,20 @@ def spot_check(
     batch = predictor.predict_bytes(list(files))
     overlays = heatmaps = None
     if explain:
-        from core import explain as explanation
+        from core.heatmaps import heatmap_overlay
 
         count = len(batch.rows) if max_overlays is None else min(max_overlays, len(batch.rows))
         explained = batch.images[:count]
         indices = [predictor.class_names.index(row["predicted"]) for row in batch.rows[:count]]
+        # Grad-CAM of the verdict for a classifier; the anomaly map for an anomaly model.
         maps = (
-            explanation.grad_cam_batch(predictor.model, explained, indices)
+            predictor.heatmaps(explained, indices)
             if count
             else np.zeros((0, *batch.images.shape[1:3]), dtype=np.float32)
         )
         heatmaps = list(maps)
         overlays = [
-            explanation.heatmap_overlay(image, heatmap, alpha=alpha)
+            heatmap_overlay(image, heatmap, alpha=alpha)
             for image, heatmap in zip(explained, maps, strict=True)
         ]
     return SpotCheckResult(

@@ -190,14 +190,18 @@ def _predictor(registry_directory: str, reference: str, modified: float):
     from core.image_workflow import load_predictor
     from core.registry import ModelRegistry
 
-    return load_predictor(ModelRegistry(registry_directory), reference)
+    return load_predictor(ModelRegistry(registry_directory), reference, operating_point=False)
 
 
 def predictor(reference: str):
-    """A warmed-up `ImagePredictor` and metadata for a registered model, cached per version."""
+    """A warmed-up image predictor (classifier or anomaly model) and metadata, cached per
+    version; the version's stored operating point, read afresh, decides its verdicts."""
+    from core.decisions import with_operating_point
+
     record = registry().get(reference)
     modified = record.model_path.stat().st_mtime
-    return _predictor(str(registry().directory), record.reference, modified)
+    loaded, metadata = _predictor(str(registry().directory), record.reference, modified)
+    return with_operating_point(loaded, record), metadata
 
 
 @st.cache_resource(show_spinner=False, max_entries=8)

@@ -1,9 +1,11 @@
-"""Spot check: upload product images and see each verdict, its confidence and a Grad-CAM heatmap."""
+"""Spot check: upload product images and see each verdict, its confidence and a heatmap (Grad-CAM
+for a classifier, the anomaly map for an anomaly model)."""
 
 import streamlit as st
 
 from core import charts, model_catalog, ui
 from core import spot_check as checks
+from core.decisions import decision_summary
 from core.demo_models import DEMO_IMAGE_MODEL
 from core.maintenance import predictions_csv
 
@@ -24,13 +26,14 @@ SORT_ORDERS = {
 st.title("Spot check")
 st.markdown(
     "Upload product images (one, many, or a **zip**) and a registered model labels each one, "
-    "with its confidence, every class probability and a **Grad-CAM heatmap** of where it looked. "
+    "with its confidence, every class probability and a **heatmap**: Grad-CAM of where a "
+    "classifier looked, or the anomaly map of a model trained on good parts only. "
     "Files that cannot be read are listed with the reason; the others are still checked."
 )
 
-records = model_catalog.image_classifiers(ui.registry().list())
+records = model_catalog.inspection_models(ui.registry().list())
 if not records:
-    st.warning("No image classification model is registered yet: train one first.")
+    st.warning("No image model is registered yet: train one first.")
     st.stop()
 references = [record.reference for record in records]
 by_reference = {record.reference: record for record in records}
@@ -40,7 +43,10 @@ default = next(
 
 
 def describe_model(reference: str) -> str:
-    accuracy = by_reference[reference].metadata.get("metrics", {}).get("accuracy")
+    metrics = by_reference[reference].metadata.get("metrics", {})
+    if metrics.get("image_auroc") is not None:
+        return f"{reference} (anomaly model, test AUROC {metrics['image_auroc']:.3f})"
+    accuracy = metrics.get("accuracy")
     return reference if accuracy is None else f"{reference} (test accuracy {accuracy:.1%})"
 
 
@@ -48,6 +54,7 @@ reference = st.selectbox(
     "Model", references, index=default, format_func=describe_model, key="spot_check_model"
 )
 record = by_reference[reference]
+heatmap_name = "Anomaly map" if record.metadata.get("task") == "image_anomaly" else "Grad-CAM"
 st.caption(
     f"Classes: {', '.join(record.metadata.get('classes', []))}. Input: "
     f"{'x'.join(str(size) for size in record.metadata.get('input_shape', []))} pixels; "
@@ -63,7 +70,7 @@ options = st.columns(2)
 use_samples = options[0].toggle(
     "Try the bundled sample images (held aside from training)", key="spot_check_samples"
 )
-explain = options[1].toggle("Grad-CAM overlay", value=True, key="spot_check_overlay")
+explain = options[1].toggle("Heatmap overlay", value=True, key="spot_check_overlay")
 
 files = ui.checked_uploads(uploads)  # Each over its type's size limit is shown and left out.
 if use_samples:
@@ -73,14 +80,23 @@ if not files:
     st.stop()
 
 # Widgets below (filters, sort, detail) rerun the page: keep the last result for the same input.
-cache_key = checks.files_digest(files, reference, record.model_path.stat().st_mtime, explain)
+try:
+    with st.spinner(f"Loading {reference}..."):
+        # Cached per version; the stored operating point is read afresh on every run.
+        predictor, _ = ui.predictor(reference)
+except ValueError as error:
+    st.error(str(error))
+    st.stop()
+decision = decision_summary(predictor)
+cache_key = checks.files_digest(
+    files, reference, record.model_path.stat().st_mtime, explain, decision
+)
 cached = st.session_state.get(RESULT_KEY)
 if cached is not None and cached[0] == cache_key:
     result = cached[1]
 else:
     try:
-        with st.spinner(f"Loading {reference} and checking {len(files)} file(s)..."):
-            predictor, _ = ui.predictor(reference)
+        with st.spinner(f"Checking {len(files)} file(s) with {reference}..."):
             result = checks.spot_check(predictor, files, explain=explain, max_overlays=GRID_LIMIT)
     except ValueError as error:
         st.error(str(error))
@@ -95,6 +111,7 @@ if frame.empty:
     st.info("No readable image among the files.")
     st.stop()
 
+st.caption(decision)
 summary = st.columns(3)
 summary[0].metric("Images checked", len(frame))
 summary[1].metric("Rejected files", len(result.rejected))
@@ -127,7 +144,7 @@ detail[0].image(result.images[chosen], caption="Image (model input)", width="str
 if result.overlays is not None and chosen < len(result.overlays):
     detail[1].image(
         result.overlays[chosen],
-        caption=f"Grad-CAM of '{result.rows[chosen]['predicted']}'",
+        caption=f"{heatmap_name} of '{result.rows[chosen]['predicted']}'",
         width="stretch",
     )
 elif result.overlays is not None:
@@ -164,6 +181,9 @@ st.dataframe(
         "confidence": st.column_config.ProgressColumn(
             "confidence", format="percent", min_value=0.0, max_value=1.0
         ),
+        "score": st.column_config.NumberColumn("anomaly score", format="%.3f"),
+        "defect_score": st.column_config.NumberColumn("defect score", format="%.3f"),
+        "threshold": st.column_config.NumberColumn("threshold", format="%.3f"),
         **{
             f"p_{name}": st.column_config.NumberColumn(f"p_{name}", format="%.3f")
             for name in result.class_names

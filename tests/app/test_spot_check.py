@@ -138,3 +138,26 @@ def test_a_large_zip_shows_a_grid_of_the_first_images_and_all_rows(isolated_regi
     assert grid_image_counts(app) == [2] * 24 + [1, 1]
     rejected = rejected_table(app)
     assert rejected["name"].tolist() == ["batch.zip/../outside.png"]
+
+
+def test_a_stored_operating_point_decides_the_verdicts(isolated_registry):
+    """Threshold 0 on the defect score: every part is rejected, whatever the top class."""
+    from core.registry import ModelRegistry
+    from core.registry_attachments import OPERATING_POINT, write_json_attachment
+
+    app = open_page(isolated_registry)  # Registers the demo models in the isolated registry.
+    app.toggle(key="spot_check_samples").set_value(True).run()
+    before = predictions_table(app)
+    assert "most probable class" in " ".join(caption.value for caption in app.caption)
+    assert "ok" in set(before["predicted"])  # The bundled ok parts pass without a threshold.
+
+    record = ModelRegistry(isolated_registry).get(app.selectbox(key="spot_check_model").value)
+    write_json_attachment(record, OPERATING_POINT, {"threshold": 0.0, "good_class": "ok"})
+    app.run()
+    assert not app.exception, app.exception
+    after = predictions_table(app)
+    captions = " ".join(caption.value for caption in app.caption)
+    assert "stored operating point: a defect when 1 - p(ok) >= 0" in captions
+    assert "ok" not in set(after["predicted"])
+    assert {"defect_score", "threshold"} <= set(after.columns)
+    assert (after["threshold"] == 0.0).all()

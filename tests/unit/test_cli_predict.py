@@ -149,3 +149,31 @@ def test_count_progress_writes_log_lines_off_a_terminal():
     ]
     progress.note("  skipped x.png: reason")
     assert stream.getvalue().endswith("  skipped x.png: reason\n")
+
+
+def test_predict_and_watch_use_the_stored_operating_point(spot_check, tmp_path, capsys):
+    from core.registry import ModelRegistry
+    from core.registry_attachments import OPERATING_POINT, write_json_attachment
+
+    registry_directory = tmp_path / "registry"
+    common = ["--model", "demo-defect-cnn", "--registry", str(registry_directory), "--json"]
+    assert main(["predict", "--input", str(spot_check), *common]) == 0
+    before, errors = last_json_line(capsys)
+    assert before["predicted_counts"].get("ok", 0) >= 1
+    assert "most probable class" in before["decision"] and "most probable class" in errors
+
+    # A threshold over any defect score: nothing is rejected, whatever the top class.
+    record = ModelRegistry(registry_directory).get("demo-defect-cnn")
+    write_json_attachment(record, OPERATING_POINT, {"threshold": 1.01, "good_class": "ok"})
+    out = tmp_path / "decided.csv"
+    assert main(["predict", "--input", str(spot_check), "--out", str(out), *common]) == 0
+    after, errors = last_json_line(capsys)
+    assert after["predicted_counts"] == {"ok": 10}
+    assert "stored operating point: a defect when 1 - p(ok) >= 1.01" in errors
+    assert set(pd.read_csv(out)["predicted"]) == {"ok"}
+
+    results = tmp_path / "watched.csv"
+    watch = ["watch", str(spot_check), "--results", str(results), "--once"]
+    assert main([*watch, *common]) == 0
+    capsys.readouterr()
+    assert set(pd.read_csv(results)["predicted"]) == {"ok"}

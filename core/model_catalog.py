@@ -77,6 +77,8 @@ COMPARED_METRICS = (
     "accuracy",
     "macro_f1",
     "defect_roc_auc",
+    "image_auroc",
+    "pixel_auroc",
     "defect_recall",
     "false_reject_rate",
     "test_count",

@@ -27,6 +27,7 @@ TEST_UNITS = 16
 LIVE_CYCLES = 400
 LIVE_ANOMALIES = 6
 PNG_COMPRESS_LEVEL = 9
+MASK_FOREGROUND = 255
 
 # Each kind of output draws from its own stream so that changing one never shifts another.
 _IMAGE_STREAM = 0
@@ -39,10 +40,11 @@ _LIVE_STREAM = 4
 def generate_sample_data(
     output_directory: str | os.PathLike, seed: int = DEFAULT_SEED
 ) -> dict[str, object]:
-    """Generates the sample images, sensor tables and a README into a directory.
+    """Generates the sample images, defect masks, sensor tables and a README into a directory.
 
-    Files this generator owns (`images/`, `spot_check/`, `sensors/`, `README.md`) are rewritten;
-    stale images from an earlier run are removed; anything else in the directory is left alone.
+    Files this generator owns (`images/`, `masks/`, `spot_check/`, `sensors/`, `README.md`) are
+    rewritten; stale images and masks from an earlier run are removed; anything else in the
+    directory is left alone.
 
     Args:
         output_directory: Where to write; created if missing.
@@ -50,6 +52,8 @@ def generate_sample_data(
 
     Returns:
         A summary: `output_directory`, `images_per_class` (class name to count),
+        `masks_per_class` (defect class name to count), `empty_masks` (the `<class>/<file>`
+        names of masks without a defect pixel, from hard defects wholly outside the frame),
         `spot_check_images`, `train_units`, `test_units`, `live_cycles`, `live_anomalies`,
         `file_count` and `total_bytes`.
 
@@ -67,14 +71,16 @@ def generate_sample_data(
             f"Expected seed to be a non-negative integer. Received: seed={describe_value(seed)}"
         )
     root = Path(output_directory)
-    images_per_class = _write_images(root, seed)
+    images_per_class, masks_per_class, empty_masks = _write_images(root, seed)
     spot_check_count = _write_spot_checks(root, seed)
     _write_sensors(root, seed)
-    (root / "README.md").write_text(_readme_text(seed), encoding="utf-8")
+    (root / "README.md").write_text(_readme_text(seed, empty_masks), encoding="utf-8")
     files = _owned_files(root)
     return {
         "output_directory": str(root),
         "images_per_class": images_per_class,
+        "masks_per_class": masks_per_class,
+        "empty_masks": empty_masks,
         "spot_check_images": spot_check_count,
         "train_units": TRAIN_UNITS,
         "test_units": TEST_UNITS,
@@ -92,24 +98,47 @@ def _write_png(path: Path, pixels: np.ndarray) -> None:
     )
 
 
+def _write_mask_png(path: Path, mask: np.ndarray) -> None:
+    # Two-level masks compress far better with Pillow's optimiser, which is deterministic too.
+    pixels = np.where(mask, MASK_FOREGROUND, 0).astype(np.uint8)
+    Image.fromarray(pixels).save(
+        path, format="PNG", optimize=True, compress_level=PNG_COMPRESS_LEVEL
+    )
+
+
 def _remove_stale_pngs(directory: Path, expected: set[str]) -> None:
     for path in directory.glob("*.png"):
         if path.name not in expected:
             path.unlink()
 
 
-def _write_images(root: Path, seed: int) -> dict[str, int]:
-    counts = {}
+def _write_images(root: Path, seed: int) -> tuple[dict[str, int], dict[str, int], list[str]]:
+    image_counts, mask_counts, empty_masks = {}, {}, []
     for class_index, class_name in enumerate(synthetic_images.IMAGE_CLASSES):
         directory = root / "images" / class_name
         directory.mkdir(parents=True, exist_ok=True)
+        mask_directory = root / "masks" / class_name
         names = [f"{class_name}_{index:03d}.png" for index in range(IMAGES_PER_CLASS)]
         _remove_stale_pngs(directory, set(names))
+        if class_name == "ok":
+            # Good parts have no defect, so no mask; a folder from an older layout is emptied.
+            if mask_directory.is_dir():
+                _remove_stale_pngs(mask_directory, set())
+        else:
+            mask_directory.mkdir(parents=True, exist_ok=True)
+            _remove_stale_pngs(mask_directory, set(names))
         for index, name in enumerate(names):
             rng = np.random.default_rng([seed, _IMAGE_STREAM, class_index, index])
-            _write_png(directory / name, synthetic_images.render_surface_image(class_name, rng))
-        counts[class_name] = len(names)
-    return counts
+            image, mask = synthetic_images.render_surface_image_with_mask(class_name, rng)
+            _write_png(directory / name, image)
+            if mask is not None:
+                _write_mask_png(mask_directory / name, mask)
+                if not mask.any():
+                    empty_masks.append(f"{class_name}/{name}")
+        image_counts[class_name] = len(names)
+        if class_name != "ok":
+            mask_counts[class_name] = len(names)
+    return image_counts, mask_counts, empty_masks
 
 
 def _write_spot_checks(root: Path, seed: int) -> int:
@@ -151,16 +180,19 @@ def _write_sensors(root: Path, seed: int) -> None:
 
 def _owned_files(root: Path) -> list[Path]:
     files = [root / "README.md"]
-    for name in ("images", "spot_check", "sensors"):
+    for name in ("images", "masks", "spot_check", "sensors"):
         files.extend(path for path in (root / name).rglob("*") if path.is_file())
     return sorted(files)
 
 
-def _readme_text(seed: int) -> str:
+def _readme_text(seed: int, empty_masks: list[str]) -> str:
     classes = synthetic_images.IMAGE_CLASSES
     size = synthetic_images.IMAGE_SIZE
     constant = ", ".join(synthetic_sensors.CONSTANT_SENSORS)
     hard_percent = round(100 * synthetic_images.HARD_DEFECT_SHARE)
+    defect_classes = ", ".join(f"`{name}`" for name in classes if name != "ok")
+    threshold = f"{synthetic_images.MASK_RELIEF_THRESHOLD:g}"
+    empty = ", ".join(f"`images/{name}`" for name in empty_masks) or "none in this seed"
     return f"""# LineSight sample data
 
 Synthetic, generated by `core/sample_data.py` (seed {seed}); nothing here comes from a real plant.
@@ -190,6 +222,16 @@ cases (faint, small or partly outside the frame). The classes are learnable but 
 separable (`bench/sample_separability.py`): the one-convolution seed CNN stays far below 100 %
 test accuracy, while a small CNN with batch normalisation, global pooling and flips reaches
 about 95-99 %.
+
+## masks/ (defect footprints)
+
+For every defect image ({defect_classes}) a binary mask with the same name:
+`masks/<class>/<class>_NNN.png`, 8-bit grayscale, {size}x{size}, 0 = background, 255 = defect.
+A pixel is marked when the defect's own relief moves it by at least {threshold} gray levels
+before lighting and exposure, so faint hard cases keep their footprint; `ok` images have no
+mask (mill streaks, stains and dust are not defects). A hard defect drawn wholly outside the
+frame leaves an empty mask (here: {empty}); such an image shows no defect although
+its folder says it has one. Load them with `core.data.masks.load_masks`, for pixel-level metrics.
 
 ## spot_check/
 

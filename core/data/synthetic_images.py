@@ -6,6 +6,10 @@ defects is deliberately hard (faint, small or partly outside the frame) and a sh
 images carries harmless features (mill streaks, stains, dust) that resemble defects, so that the
 classes are learnable but not trivially separable.
 
+`render_surface_image_with_mask` also returns the defect's footprint: the pixels where the defect's
+own relief layer changes the surface by at least `MASK_RELIEF_THRESHOLD` gray levels, computed from
+values already drawn so that the image (and every later random draw) is unchanged.
+
 Only numpy is used: the home page must render without TensorFlow.
 """
 
@@ -26,6 +30,12 @@ MINIMUM_IMAGE_SIZE = 32
 HARD_DEFECT_SHARE = 0.1
 OK_DISTRACTOR_SHARE = 0.6
 
+# A pixel belongs to a defect's mask when the defect's relief moves it by at least this many gray
+# levels before lighting and exposure (which scale it by roughly 0.7 to 1.3). That is about three
+# times the strongest sensor noise and at most half the peak of the faintest hard defect, so faint
+# defects keep their footprint while the soft tails of grooves, rims and halos stay out.
+MASK_RELIEF_THRESHOLD = 8.0
+
 
 def render_surface_image(
     class_name: str, rng: np.random.Generator, size: int = IMAGE_SIZE
@@ -39,6 +49,33 @@ def render_surface_image(
 
     Returns:
         A `(size, size)` uint8 array.
+
+    Raises:
+        ValueError: If `class_name` is unknown or `size` is too small.
+        TypeError: If `rng` is not a `numpy.random.Generator`.
+    """
+    image, _ = render_surface_image_with_mask(class_name, rng, size)
+    return image
+
+
+def render_surface_image_with_mask(
+    class_name: str, rng: np.random.Generator, size: int = IMAGE_SIZE
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """Renders one image like `render_surface_image` and the footprint of its defect.
+
+    The image is the same, byte for byte, as `render_surface_image` gives for the same generator
+    state, and the generator ends in the same state: the mask uses no random numbers.
+
+    Args:
+        class_name: One of `IMAGE_CLASSES`.
+        rng: The random generator that decides everything about this image.
+        size: Height and width in pixels. Defaults to 128.
+
+    Returns:
+        `(image, mask)`: a `(size, size)` uint8 image and, for a defect class, a `(size, size)` bool
+        mask that is True where the defect's relief has magnitude >= `MASK_RELIEF_THRESHOLD`
+        (it may be empty when a hard defect lies wholly outside the frame); for "ok" the mask
+        is None, since harmless features are not defects.
 
     Raises:
         ValueError: If `class_name` is unknown or `size` is too small.
@@ -61,14 +98,17 @@ def render_surface_image(
     grid = _Grid(size)
     grain_angle = float(rng.choice([0.0, np.pi / 2]) + rng.normal(0.0, np.deg2rad(4.0)))
     relief = _background_relief(rng, grid, grain_angle)
+    mask = None
     if class_name == "ok":
         if rng.random() < OK_DISTRACTOR_SHARE:
             relief += _draw_distractor(rng, grid, grain_angle)
     else:
         hard = bool(rng.random() < HARD_DEFECT_SHARE)
         drawer = _DEFECT_DRAWERS[class_name]
-        relief += drawer(rng, grid, grain_angle, hard)
-    return _photograph(rng, grid, relief)
+        defect_relief = drawer(rng, grid, grain_angle, hard)
+        relief += defect_relief
+        mask = np.abs(defect_relief) >= MASK_RELIEF_THRESHOLD
+    return _photograph(rng, grid, relief), mask
 
 
 class _Grid:

@@ -15,6 +15,7 @@ from core import sample_data
 from core.data import synthetic_images, synthetic_sensors
 
 COMMITTED = sample_data.DEFAULT_SAMPLE_DIRECTORY
+DEFECT_CLASSES = [name for name in synthetic_images.IMAGE_CLASSES if name != "ok"]
 REQUIRED_COLUMNS = [
     "unit",
     "cycle",
@@ -61,6 +62,11 @@ def test_generated_tree_equals_committed_sample_data(generated):
 def test_summary_counts_and_size(generated):
     directory, summary = generated
     assert summary["images_per_class"] == dict.fromkeys(synthetic_images.IMAGE_CLASSES, 160)
+    assert summary["masks_per_class"] == dict.fromkeys(DEFECT_CLASSES, 160)
+    assert summary["empty_masks"] == ["pit/pit_132.png"]
+    for class_name in DEFECT_CLASSES:
+        assert _tree(directory / "masks" / class_name) == _tree(directory / "images" / class_name)
+    assert not (directory / "masks" / "ok").exists()
     assert summary["spot_check_images"] == 10
     assert summary["train_units"] == 64
     assert summary["test_units"] == 16
@@ -77,12 +83,22 @@ def test_regeneration_removes_stale_images_and_keeps_other_files(generated, tmp_
     stale = tmp_path / "images" / "ok" / "ok_999.png"
     stale.parent.mkdir(parents=True)
     stale.write_bytes(b"stale")
+    stale_masks = [
+        tmp_path / "masks" / "crack" / "crack_999.png",
+        tmp_path / "masks" / "ok" / "ok_000.png",
+    ]
+    for stale_mask in stale_masks:
+        stale_mask.parent.mkdir(parents=True)
+        stale_mask.write_bytes(b"stale")
     unrelated = tmp_path / "notes.txt"
     unrelated.write_text("keep me")
     sample_data.generate_sample_data(tmp_path)
     assert not stale.exists()
+    assert not any(stale_mask.exists() for stale_mask in stale_masks)
     assert unrelated.read_text() == "keep me"
     unrelated.unlink()
+    # The emptied folder of an older layout is the only leftover.
+    (tmp_path / "masks" / "ok").rmdir()
     _assert_same_tree(directory, tmp_path)
 
 
@@ -98,6 +114,92 @@ def test_committed_images_per_class_size_and_names():
     assert sorted(path.name for path in (COMMITTED / "images").iterdir()) == sorted(
         synthetic_images.IMAGE_CLASSES
     )
+
+
+def _committed_masks() -> list[tuple[str, np.ndarray, np.ndarray]]:
+    """(class, image, mask) for every committed defect image, as float32 and bool arrays."""
+    rows = []
+    for class_name in DEFECT_CLASSES:
+        for image_path in sorted((COMMITTED / "images" / class_name).glob("*.png")):
+            with Image.open(COMMITTED / "masks" / class_name / image_path.name) as mask_file:
+                assert mask_file.mode == "L"
+                assert mask_file.size == (128, 128)
+                mask = np.asarray(mask_file)
+            assert set(np.unique(mask)) <= {0, 255}
+            with Image.open(image_path) as image_file:
+                image = np.asarray(image_file, dtype=np.float32)
+            rows.append((class_name, image, mask == 255))
+    return rows
+
+
+def test_committed_masks_exist_for_every_defect_image_and_no_ok_image():
+    assert sorted(path.name for path in (COMMITTED / "masks").iterdir()) == sorted(DEFECT_CLASSES)
+    for class_name in DEFECT_CLASSES:
+        image_names = sorted(path.name for path in (COMMITTED / "images" / class_name).iterdir())
+        mask_names = sorted(path.name for path in (COMMITTED / "masks" / class_name).iterdir())
+        assert mask_names == image_names
+
+
+def test_committed_masks_cover_the_defects():
+    rows = _committed_masks()
+    assert len(rows) == 4 * 160
+    coverages = np.array([mask.mean() for _, _, mask in rows])
+    # One hard pit lies wholly outside its frame; the README names every empty mask.
+    empty = [index for index, coverage in enumerate(coverages) if coverage == 0]
+    assert len(empty) <= 0.01 * len(rows)
+    assert "`images/pit/pit_132.png`" in (COMMITTED / "README.md").read_text(encoding="utf-8")
+    assert coverages.max() < 0.30
+    # Defect pixels differ from the rest of their image (dark grooves, pits, patches; a
+    # scratch's bright lip partly cancels its groove, so the bar is a few gray levels).
+    differences = {class_name: [] for class_name in DEFECT_CLASSES}
+    for class_name, image, mask in rows:
+        if mask.any():
+            differences[class_name].append(abs(image[mask].mean() - image[~mask].mean()))
+    all_differences = np.concatenate([np.array(values) for values in differences.values()])
+    assert np.mean(all_differences > 3.0) > 0.9
+    for class_name, values in differences.items():
+        assert np.median(values) > 5.0, class_name
+        class_coverage = np.mean([mask.mean() for name, _, mask in rows if name == class_name])
+        assert 0.01 < class_coverage < 0.15, class_name
+
+
+def test_committed_masks_match_a_fresh_render():
+    for class_name in DEFECT_CLASSES:
+        class_index = synthetic_images.IMAGE_CLASSES.index(class_name)
+        for index in (0, 7):
+            rng = np.random.default_rng([sample_data.DEFAULT_SEED, 0, class_index, index])
+            image, mask = synthetic_images.render_surface_image_with_mask(class_name, rng)
+            name = f"{class_name}/{class_name}_{index:03d}.png"
+            with Image.open(COMMITTED / "masks" / name) as mask_file:
+                np.testing.assert_array_equal(np.asarray(mask_file) == 255, mask)
+            with Image.open(COMMITTED / "images" / name) as image_file:
+                np.testing.assert_array_equal(np.asarray(image_file), image)
+
+
+def test_render_with_mask_keeps_the_image_and_the_random_sequence():
+    for class_name in synthetic_images.IMAGE_CLASSES:
+        plain_rng = np.random.default_rng(11)
+        masked_rng = np.random.default_rng(11)
+        plain = synthetic_images.render_surface_image(class_name, plain_rng)
+        image, mask = synthetic_images.render_surface_image_with_mask(class_name, masked_rng)
+        np.testing.assert_array_equal(plain, image)
+        assert plain_rng.bit_generator.state == masked_rng.bit_generator.state
+        if class_name == "ok":
+            assert mask is None
+        else:
+            assert mask.shape == (128, 128)
+            assert mask.dtype == bool
+            assert 0 < mask.mean() < 0.3
+
+
+def test_render_with_mask_checks_its_arguments():
+    with pytest.raises(ValueError) as error:
+        synthetic_images.render_surface_image_with_mask("dent", np.random.default_rng(0))
+    assert str(error.value).endswith("Received: class_name='dent'")
+    image, mask = synthetic_images.render_surface_image_with_mask(
+        "pit", np.random.default_rng(3), size=48
+    )
+    assert image.shape == mask.shape == (48, 48)
 
 
 def test_committed_spot_checks_are_held_aside():
@@ -122,6 +224,8 @@ def test_committed_readme_names_the_command():
     assert "python -m core sample-data" in text
     for class_name in synthetic_images.IMAGE_CLASSES:
         assert f"`{class_name}`" in text
+    assert "## masks/" in text
+    assert "0 = background, 255 = defect" in text
 
 
 def test_committed_train_fleet():

@@ -25,6 +25,8 @@ PAGES = [
     st.Page("pages/synthetic.py", title="Synthetic images", icon=":material/auto_awesome:"),
     st.Page("pages/sensor_monitor.py", title="Sensor monitor", icon=":material/sensors:"),
     st.Page("pages/models.py", title="Models", icon=":material/inventory_2:"),
+    st.Page("pages/operating_point.py", title="Operating point", icon=":material/tune:"),
+    st.Page("pages/signoff.py", title="Sign-off", icon=":material/verified:"),
     st.Page("pages/data_check.py", title="Check data", icon=":material/fact_check:"),
 ]
 

@@ -11,7 +11,15 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from core import cli_commands, cli_gan, cli_predict, cli_series
+from core import (
+    cli_commands,
+    cli_decisions,
+    cli_demo,
+    cli_gan,
+    cli_predict,
+    cli_series,
+    cli_signoff,
+)
 from core.cli_commands import print_json
 
 
@@ -71,7 +79,10 @@ def build_parser() -> argparse.ArgumentParser:
     add_train_parser(subcommands)
     add_model_parsers(subcommands)
     cli_predict.add_predict_parsers(subcommands, add_common_options)
+    cli_demo.add_demo_parsers(subcommands, add_common_options)
+    cli_signoff.add_signoff_parsers(subcommands, add_common_options)
     cli_gan.add_gan_parsers(subcommands, add_common_options)
+    cli_decisions.add_decision_parsers(subcommands, add_common_options)
 
     demo = subcommands.add_parser(
         "demo-models", help="Train the bundled demo models on sample_data (commit the result)."

@@ -20,9 +20,6 @@ Example:
 
 from __future__ import annotations
 
-import os
-from pathlib import Path, PurePath
-
 import numpy as np
 
 from core.data.validation import describe_value
@@ -39,34 +36,6 @@ CLASSIFIER_TASK = "image_classification"
 ANOMALY_TASK = "image_anomaly"
 IMAGE_TASKS = (CLASSIFIER_TASK, ANOMALY_TASK)
 DEFAULT_GOOD_CLASS = "ok"
-
-
-def training_folder(record) -> Path | None:
-    """The folder of labelled images an image model was trained on, when it is on this server.
-
-    Like `core.model_catalog.calibration_source`, for image anomaly models too: the recorded
-    `extra.dataset.source` when it is a folder here; models trained on the bundled sample also
-    find it after the repository moved.
-    """
-    metadata = record.metadata
-    if metadata.get("task") not in IMAGE_TASKS:
-        return None
-    if metadata.get("task") == CLASSIFIER_TASK:
-        from core.model_catalog import calibration_source
-
-        return calibration_source(record)
-    dataset = (metadata.get("extra") or {}).get("dataset") or {}
-    source = dataset.get("source") if isinstance(dataset, dict) else None
-    if not isinstance(source, str) or not source:
-        return None
-    if Path(source).is_dir():
-        return Path(source)
-    if PurePath(source).parts[-2:] == ("sample_data", "images"):
-        from core.data.bundled import sample_data_directory
-
-        bundled = sample_data_directory() / "images"
-        return bundled if bundled.is_dir() else None
-    return None
 
 
 def _model_good_class(record, good_class: str | None) -> str:
@@ -95,55 +64,6 @@ def _model_good_class(record, good_class: str | None) -> str:
             f"Received: good_class={describe_value(good_class)}"
         )
     return good_class
-
-
-def _load_dataset(record, data):
-    """Loads the labelled images at the model's input size; returns (dataset, description)."""
-    from core.data.images import load_image_zip, load_images
-
-    height, width, channels = record.metadata["input_shape"]
-    options = {"image_size": (height, width), "channels": channels}
-    if data is None:
-        folder = training_folder(record)
-        if folder is None:
-            source = ((record.metadata.get("extra") or {}).get("dataset") or {}).get("source")
-            raise ValueError(
-                "Expected labelled images to choose the operating point on: the model's "
-                "training folder is not on this server, so give that folder or a zip of its "
-                "class folders (its seeded validation split is reproduced). "
-                f"Received: training data source={describe_value(source)}"
-            )
-        return load_images(folder, **options), str(folder)
-    if (
-        isinstance(data, tuple)
-        and len(data) == 2
-        and isinstance(data[0], str)
-        and isinstance(data[1], bytes | bytearray)
-    ):
-        name, content = data
-        return load_image_zip(bytes(content), name=name, **options), name
-    if isinstance(data, str | os.PathLike):
-        return load_images(Path(data), **options), str(data)
-    raise ValueError(
-        "Expected data as a folder or zip path, or an uploaded zip as (file name, bytes). "
-        f"Received: data={describe_value(data)}"
-    )
-
-
-def _check_classes(record, dataset, good_class: str) -> None:
-    data_classes = list(dataset.class_names)
-    if record.metadata["task"] == CLASSIFIER_TASK:
-        if data_classes != list(record.metadata["classes"]):
-            raise ValueError(
-                f"Expected the data's classes to equal the model's {record.metadata['classes']} "
-                f"(its validation split is reproduced on them). Received: data classes "
-                f"{data_classes}"
-            )
-    elif good_class not in data_classes or len(data_classes) < 2:
-        raise ValueError(
-            f"Expected the data to hold the model's good class '{good_class}' and at least one "
-            f"defect class (one folder per class). Received: data classes {data_classes}"
-        )
 
 
 def _defect_scores(registry, record, images: np.ndarray, good_class: str) -> np.ndarray:
@@ -185,8 +105,7 @@ def validation_scores(registry, reference: str, data=None, *, good_class: str | 
             or unknown, no images are given and the training folder is not here, or the
             data's classes do not fit the model.
     """
-    from core.data.splits import stratified_split
-    from core.registry_metadata import image_dataset_fingerprint
+    from core.image_test_split import load_split
 
     record = registry.get(reference)
     metadata = record.metadata
@@ -197,32 +116,24 @@ def validation_scores(registry, reference: str, data=None, *, good_class: str | 
             f"task={describe_value(metadata.get('task'))}"
         )
     good_class = _model_good_class(record, good_class)
-    dataset, source = _load_dataset(record, data)
-    _check_classes(record, dataset, good_class)
-    config = metadata.get("training_config") or {}
-    _, validation, _ = stratified_split(
-        dataset.labels,
-        validation_fraction=config.get("validation_fraction", 0.15),
-        test_fraction=config.get("test_fraction", 0.15),
-        seed=config.get("seed", 0),
-    )
+    split = load_split(record, data, part="validation")
     notes = []
-    fingerprint = metadata.get("dataset_fingerprint")
-    if fingerprint not in (None, "unknown") and fingerprint != image_dataset_fingerprint(dataset):
+    if split.matches_training is False:
         notes.append(
             "These images differ from the model's training data (the file list does not "
             "match), so the validation part may hold images the model trained on: recall and "
             "false rejects may look better than they are."
         )
-    good_index = list(dataset.class_names).index(good_class)
+    # Anomaly models label good 0 and anomaly 1; a classifier's labels are its classes.
+    good_index = split.class_names.index(good_class)
     return {
-        "labels01": (dataset.labels[validation] != good_index).astype(np.int64),
-        "scores": _defect_scores(registry, record, dataset.images[validation], good_class),
-        "names": [dataset.filenames[index] for index in validation],
+        "labels01": (split.labels != good_index).astype(np.int64),
+        "scores": _defect_scores(registry, record, split.images, good_class),
+        "names": list(split.filenames),
         "score_kind": "anomaly_score" if metadata["task"] == ANOMALY_TASK else "defect_probability",
         "good_class": good_class,
         "model": record.reference,
-        "source": source,
+        "source": split.data,
         "notes": notes,
     }
 

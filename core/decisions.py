@@ -74,6 +74,10 @@ def verdict_indices(predictor, probabilities) -> np.ndarray:
         return rule.verdicts(matrix)
     if len(matrix) == 0:
         return np.zeros(0, dtype=np.int64)
+    if hasattr(predictor, "anomaly_maps"):
+        # p(anomaly) = sigmoid((score - threshold) / scale) reaches 0.5 exactly at the
+        # threshold, where argmax would still pick "good": scores at the threshold are flagged.
+        return (matrix[:, 1] >= 0.5).astype(np.int64)
     return np.argmax(matrix, axis=1).astype(np.int64)
 
 

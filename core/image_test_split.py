@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import io
+import os
 from pathlib import Path
 
 import numpy as np
@@ -22,6 +23,7 @@ IMAGE_CLASSIFICATION = "image_classification"
 IMAGE_ANOMALY = "image_anomaly"
 IMAGE_TASKS = (IMAGE_CLASSIFICATION, IMAGE_ANOMALY)
 ANOMALY_CLASS = "anomaly"
+SPLIT_PARTS = ("test", "validation")
 SAMPLE_COUNT = 6
 SAMPLES_PER_CLASS = 2
 
@@ -36,7 +38,8 @@ class ImageTestSplit:
         class_names: The model's class names (anomaly models: `[good_class, "anomaly"]`).
         filenames: The name of each image in the data.
         data: Where the images came from (a path or an uploaded file name).
-        matches_training: Whether the data's fingerprint equals the model's training data.
+        matches_training: Whether the data's fingerprint equals the model's training data
+            (None when the model does not record it).
     """
 
     images: np.ndarray
@@ -44,7 +47,7 @@ class ImageTestSplit:
     class_names: list[str]
     filenames: list[str]
     data: str
-    matches_training: bool
+    matches_training: bool | None
 
 
 def _check_image_task(record) -> str:
@@ -57,18 +60,6 @@ def _check_image_task(record) -> str:
     return task
 
 
-def training_data_source(record) -> Path | None:
-    """The model's training image folder when it is on this server (see `calibration_source`)."""
-    from core import model_catalog
-
-    if record.metadata.get("task") == IMAGE_ANOMALY:
-        # `calibration_source` only looks at classifiers; an anomaly model records its training
-        # folder the same way (`extra.dataset.source`).
-        metadata = {**record.metadata, "task": model_catalog.IMAGE_TASK}
-        record = dataclasses.replace(record, metadata=metadata)
-    return model_catalog.calibration_source(record)
-
-
 def good_class_of(metadata: dict) -> str:
     """The good class of an image anomaly model (`training_config` or `extra`)."""
     for section in ("training_config", "extra"):
@@ -79,16 +70,22 @@ def good_class_of(metadata: dict) -> str:
 
 
 def load_test_split(record, data=None) -> ImageTestSplit:
-    """Loads labelled images and cuts the model's test split out of them.
+    """`load_split` of the test part: the images the model was tested on."""
+    return load_split(record, data, part="test")
+
+
+def load_split(record, data=None, *, part: str = "test") -> ImageTestSplit:
+    """Loads labelled images and cuts one part of the model's seeded split out of them.
 
     The split is `stratified_split` over every image with the model's `validation_fraction`,
     `test_fraction` and `seed`, as in training (`core.export_check`), so on the training data
-    it is exactly the images the model was tested on.
+    it is exactly the images the model was validated or tested on.
 
     Args:
         record: The `ModelRecord` of an image classifier or image anomaly model.
         data: A path the image loaders accept, `(file name, zip bytes)` of an uploaded zip of
             class folders, or None for the model's training folder. Default: None.
+        part: "test" (robustness, sign-off samples) or "validation" (the operating point).
 
     Returns:
         A `ImageTestSplit`.
@@ -100,17 +97,33 @@ def load_test_split(record, data=None) -> ImageTestSplit:
     """
     from core.data.images import load_image_zip, load_images
     from core.data.splits import stratified_split
+    from core.model_catalog import calibration_source
     from core.registry_metadata import image_dataset_fingerprint
 
+    if part not in SPLIT_PARTS:
+        raise ValueError(
+            f"Expected part to be one of {list(SPLIT_PARTS)}. Received: part={describe_value(part)}"
+        )
     task = _check_image_task(record)
     metadata = record.metadata
     height, width, channels = metadata["input_shape"]
     options = {"image_size": (height, width), "channels": channels}
-    if isinstance(data, tuple):
-        name, content = data
+    is_upload = (
+        isinstance(data, tuple)
+        and len(data) == 2
+        and isinstance(data[0], str)
+        and isinstance(data[1], bytes | bytearray)
+    )
+    if not (data is None or is_upload or isinstance(data, str | os.PathLike)):
+        raise ValueError(
+            "Expected data as a folder or zip path, or an uploaded zip as (file name, bytes). "
+            f"Received: data={describe_value(data)}"
+        )
+    if is_upload:
+        name, content = data[0], bytes(data[1])
         dataset, description = load_image_zip(content, name=name, **options), name
     else:
-        folder = data if data is not None else training_data_source(record)
+        folder = data if data is not None else calibration_source(record)
         if folder is None:
             source = metadata.get("extra", {}).get("dataset", {}).get("source")
             raise ValueError(
@@ -137,43 +150,46 @@ def load_test_split(record, data=None) -> ImageTestSplit:
             )
         labels, class_names = dataset.labels.astype(np.int64), names
     config = metadata.get("training_config", {})
-    _, _, test = stratified_split(
+    _, validation, test = stratified_split(
         dataset.labels,
         validation_fraction=config.get("validation_fraction", 0.15),
         test_fraction=config.get("test_fraction", 0.15),
         seed=config.get("seed", 0),
     )
-    if len(test) == 0:
+    chosen = test if part == "test" else validation
+    if len(chosen) == 0:
+        key = f"{part}_fraction"
         raise ValueError(
-            "Expected a model trained with a test split (test_fraction > 0). "
-            f"Received: test_fraction={describe_value(config.get('test_fraction'))}"
+            f"Expected a model trained with a {part} split ({key} > 0). "
+            f"Received: {key}={describe_value(config.get(key))}"
         )
     return ImageTestSplit(
-        images=dataset.images[test],
-        labels=labels[test],
+        images=dataset.images[chosen],
+        labels=labels[chosen],
         class_names=class_names,
-        filenames=[dataset.filenames[index] for index in test],
+        filenames=[dataset.filenames[index] for index in chosen],
         data=description,
-        matches_training=image_dataset_fingerprint(dataset) == metadata["dataset_fingerprint"],
+        matches_training=None
+        if metadata.get("dataset_fingerprint") in (None, "unknown")
+        else image_dataset_fingerprint(dataset) == metadata["dataset_fingerprint"],
     )
 
 
-def image_predictor(model, metadata: dict):
-    """An `ImagePredictor` (classifier) or `ImageAnomalyPredictor` (anomaly model)."""
-    if metadata.get("task") == IMAGE_ANOMALY:
-        from core.image_anomaly_inference import ImageAnomalyPredictor
+def image_predictor(model, metadata: dict, record=None):
+    """An `ImagePredictor` (classifier) or `ImageAnomalyPredictor` (anomaly model); with
+    `record`, its stored operating point decides the verdicts, as in spot check."""
+    from core.decisions import with_operating_point
+    from core.image_workflow import predictor_for
 
-        return ImageAnomalyPredictor.from_registry_record(model, metadata)
-    from core.inference import ImagePredictor
-
-    return ImagePredictor.from_registry_record(model, metadata)
+    predictor = predictor_for(model, metadata)
+    return predictor if record is None else with_operating_point(predictor, record)
 
 
 def predicted_labels(predictor, images: np.ndarray) -> np.ndarray:
-    """Class indexes: the most probable class, or anomaly (1) when score >= threshold."""
-    if hasattr(predictor, "scores"):
-        return (np.asarray(predictor.scores(images)) >= predictor.threshold).astype(np.int64)
-    return np.asarray(predictor.predict_arrays(images)).argmax(axis=1).astype(np.int64)
+    """The verdict's class index per image (`core.decisions.verdict_indices`)."""
+    from core.decisions import verdict_indices
+
+    return verdict_indices(predictor, predictor.predict_arrays(images))
 
 
 def _png(pixels: np.ndarray) -> bytes:
@@ -202,17 +218,13 @@ def sample_heatmaps(predictor, split) -> list[tuple[str, str, bytes]]:
 
     chosen = sample_indices(split.labels, len(split.class_names))
     images = split.images[chosen]
+    predicted = predicted_labels(predictor, images)
+    heatmaps = predictor.heatmaps(images, predicted)
     if hasattr(predictor, "scores"):
         scores = np.asarray(predictor.scores(images))
-        predicted = (scores >= predictor.threshold).astype(np.int64)
-        heatmaps = predictor.heatmaps(images, predicted)
         details = [f"score {score:.3g}, threshold {predictor.threshold:.3g}" for score in scores]
     else:
-        from core.explain import grad_cam_batch
-
         probabilities = predictor.predict_arrays(images)
-        predicted = probabilities.argmax(axis=1)
-        heatmaps = grad_cam_batch(predictor.model, images, predicted)
         details = [f"{row[index]:.0%}" for row, index in zip(probabilities, predicted, strict=True)]
     samples = []
     for position, index in enumerate(chosen):

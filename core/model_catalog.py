@@ -255,12 +255,14 @@ def export_input_note(record) -> str:
 
 
 def calibration_source(record) -> Path | None:
-    """The folder of training images an int8 export of `record` can calibrate on, if any.
+    """The folder of labelled training images of an image model (classifier or anomaly model),
+    if it is on this server: what an int8 export calibrates on, and where the operating point,
+    the robustness check and the sign-off report find the model's seeded split.
 
     That is the training data folder recorded in the metadata when it is still on this server;
     models trained on the bundled sample also find it after the repository moved.
     """
-    if record.metadata.get("task") != IMAGE_TASK:
+    if record.metadata.get("task") not in (IMAGE_TASK, ANOMALY_TASK):
         return None
     source = _dataset(record.metadata).get("source")
     if not isinstance(source, str) or not source:

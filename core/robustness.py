@@ -23,6 +23,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from core.data.validation import describe_value
+from core.decisions import decision_summary
 from core.image_test_split import ImageTestSplit, image_predictor, load_test_split, predicted_labels
 
 SEVERITIES = (1, 2)
@@ -309,18 +310,6 @@ def robustness_check(
     }
 
 
-def decision_note(record, predictor) -> str:
-    """How the robustness verdicts are made, in one sentence."""
-    from core.registry_attachments import OPERATING_POINT, read_json_attachment
-
-    stored = read_json_attachment(record, OPERATING_POINT) is not None
-    if hasattr(predictor, "scores"):
-        note = f"Anomaly when the image score >= the model's threshold {predictor.threshold:.4g}"
-        return note + (", not the stored operating point's." if stored else ".")
-    note = "Verdicts use the most probable class (argmax)"
-    return note + (", not the stored operating point's threshold." if stored else ".")
-
-
 def robustness_result(record, predictor, split: ImageTestSplit, *, created_by=None) -> dict:
     """Runs `robustness_check` on a test split, stores it with the version and returns it."""
     from core.registry_attachments import ROBUSTNESS, write_json_attachment
@@ -335,7 +324,7 @@ def robustness_result(record, predictor, split: ImageTestSplit, *, created_by=No
     result = {
         "model": record.reference,
         **result,
-        "decision": decision_note(record, predictor),
+        "decision": decision_summary(predictor),
         "data_matches_training": split.matches_training,
         "created_at": now_iso(),
         "created_by": created_by,
@@ -368,4 +357,5 @@ def run_robustness(registry, reference: str, data=None, *, created_by: str | Non
     record = registry.get(reference)
     split = load_test_split(record, data)
     model, metadata = registry.load(record.reference)
-    return robustness_result(record, image_predictor(model, metadata), split, created_by=created_by)
+    predictor = image_predictor(model, metadata, record)
+    return robustness_result(record, predictor, split, created_by=created_by)

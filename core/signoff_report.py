@@ -371,13 +371,13 @@ def make_signoff_report(
                 f"Sample heatmaps and a new robustness check need the test images: {error}"
             )
         if split is not None:
-            if not split.matches_training:
+            if split.matches_training is False:
                 notes.append(
                     f"The data {split.data} differs from the model's training data (fingerprint), "
                     "so its test split is not the one the model was tested on."
                 )
             model, metadata = registry.load(record.reference)
-            predictor = test_split.image_predictor(model, metadata)
+            predictor = test_split.image_predictor(model, metadata, record)
             if robustness == "run" or (robustness == "stored" and result is None):
                 result = robustness_result(record, predictor, split, created_by=generated_by)
             samples = test_split.sample_heatmaps(predictor, split)

@@ -1,10 +1,13 @@
-"""Home: what LineSight does, and a look at the bundled sample data."""
+"""Home: what LineSight does, the guided demo, and a look at the bundled sample data."""
 
 import streamlit as st
 
-from core import charts, ui
+from core import charts, demo_tour, ui
 
 ui.require_login()
+
+RESET_CONFIRM = "home_demo_reset_confirming"
+RESET_RESULT = "home_demo_reset_result"
 
 st.title("LineSight")
 st.markdown(
@@ -24,6 +27,46 @@ st.markdown(
     "- **Check data**: upload images or sensor files (CSV, Parquet, NASA C-MAPSS) and see what "
     "LineSight finds, and which files it rejects and why."
 )
+
+st.header("Guided demo")
+st.markdown(
+    "**Start demo** walks through LineSight in four steps on the bundled sample data: spot check "
+    "sample images with the demo model, train a model, read its results, then predict the "
+    "remaining useful life of machines. A banner on each page says what to do and what to look "
+    "at. **Reset demo** puts the demo models back as bundled: versions, operating points and "
+    "reports added to them are removed, and so are the models the tour saved; other models stay."
+)
+buttons = st.container(horizontal=True)
+if buttons.button("Start demo", key="home_demo_start", type="primary"):
+    references = [record.reference for record in ui.registry().list()]
+    st.switch_page(demo_tour.start_step(st.session_state, demo_tour.STEP_KEYS[0], references).page)
+if buttons.button("Reset demo", key="home_demo_reset"):
+    st.session_state.pop(RESET_RESULT, None)
+    st.session_state[RESET_CONFIRM] = not ui.login_enabled()
+    if ui.login_enabled():
+        st.error(
+            "Reset demo is off while login is on: the demo models belong to nobody, so no user "
+            "may change them here. Whoever runs the server can reset them with "
+            "`python -m core demo-reset`."
+        )
+if st.session_state.get(RESET_CONFIRM):
+    st.warning(
+        "Reset the demo models? Versions, operating points, robustness results and sign-off "
+        "reports added to them are removed, and so are the models the demo tour saved."
+    )
+    choices = st.container(horizontal=True)
+    if choices.button("Yes, reset the demo", key="home_demo_reset_confirm", type="primary"):
+        with st.spinner("Resetting the demo models..."):
+            st.session_state[RESET_RESULT] = demo_tour.reset_message(
+                demo_tour.reset_demo(ui.registry())
+            )
+        st.session_state[RESET_CONFIRM] = False
+        st.rerun()
+    if choices.button("Cancel", key="home_demo_reset_cancel"):
+        st.session_state[RESET_CONFIRM] = False
+        st.rerun()
+if message := st.session_state.pop(RESET_RESULT, None):
+    st.success(message)  # Once: the next run of the page no longer shows it.
 
 st.header("Sample data")
 st.caption(

@@ -8,7 +8,7 @@ batch predict find it.
 
 import streamlit as st
 
-from core import access, charts_decisions, decision_data, ui
+from core import access, charts_decisions, decision_data, model_catalog, ui
 from core.demo_models import DEMO_IMAGE_MODEL
 from core.operating_point import load_operating_point
 
@@ -101,7 +101,7 @@ elif not is_classifier:
     )
 
 data = None
-folder = decision_data.training_folder(record)
+folder = model_catalog.calibration_source(record)
 if folder is not None:
     st.caption(
         f"Validation images: the seeded validation split of the model's training folder `{folder}`."

@@ -20,6 +20,7 @@ from core.maintenance import predictions_csv
 from core.series_workflow import save_series_run
 
 ui.require_login()
+ui.demo_tour_banner("sensors")
 
 # Streamlit forgets the state of widgets a run does not draw (another page, or a form hidden while
 # no data is chosen); these keys keep this session's choices and uploads to restore them.

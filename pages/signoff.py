@@ -5,7 +5,8 @@ import streamlit as st
 
 from core import access, charts_robustness, ui
 from core.demo_models import DEMO_IMAGE_MODEL
-from core.image_test_split import IMAGE_TASKS, training_data_source
+from core.image_test_split import IMAGE_TASKS
+from core.model_catalog import calibration_source
 from core.registry_attachments import (
     ROBUSTNESS,
     SIGNOFF_REPORT,
@@ -42,7 +43,7 @@ reference = st.selectbox("Model", references, index=default, key="signoff_model"
 record = by_reference[reference]
 user = ui.current_user_id() or "not logged in"
 
-source = training_data_source(record)
+source = calibration_source(record)
 with st.expander("Test images", expanded=source is None):
     st.caption(
         "The robustness check and the sample heatmaps use the model's test split, cut again "

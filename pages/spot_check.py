@@ -10,6 +10,7 @@ from core.demo_models import DEMO_IMAGE_MODEL
 from core.maintenance import predictions_csv
 
 ui.require_login()
+ui.demo_tour_banner("spot_check")
 
 UPLOAD_TYPES = ["png", "jpg", "jpeg", "bmp", "tif", "tiff", "zip"]
 GRID_LIMIT = 24

@@ -10,6 +10,7 @@ from core.image_workflow import save_image_run
 from core.jobs import JobRefused
 
 ui.require_login()
+ui.demo_tour_banner("training")
 
 MODEL_CAPTIONS = {
     "seed_cnn": "small and quick: a first baseline in seconds",

@@ -6,6 +6,10 @@ import sys
 
 from streamlit.testing.v1 import AppTest
 
+from core.demo_models import bundled_demo_models, ensure_demo_models
+from core.registry import ModelRegistry
+from core.registry_attachments import OPERATING_POINT, write_json_attachment
+from tests.app.test_access import ALICE, AUTH
 from tests.conftest import REPOSITORY_ROOT
 
 APP = str(REPOSITORY_ROOT / "app.py")
@@ -57,3 +61,68 @@ def test_home_renders_without_importing_tensorflow():
     )
     result = json.loads(completed.stdout.strip().splitlines()[-1])
     assert result == {"exception": False, "tensorflow": False, "keras": False}
+
+
+# The guided demo.
+
+
+def add_tour_model_and_attachment(directory) -> None:
+    registry = ModelRegistry(directory)
+    ensure_demo_models(registry)
+    folder = bundled_demo_models()["demo-seed-cnn"]
+    metadata = json.loads((folder / "metadata.json").read_text())
+    metadata = {key: value for key, value in metadata.items() if key not in ("name", "version")}
+    registry.import_model_file(folder / "model.keras", "demo-tour-defect-cnn", metadata)
+    write_json_attachment(registry.get("demo-rul:1"), OPERATING_POINT, {"threshold": 0.5})
+
+
+def test_start_demo_sets_the_tour_state_and_opens_spot_check_on_the_samples(isolated_registry):
+    app = AppTest.from_file(APP, default_timeout=120)
+    app.run()
+    assert "Guided demo" in [element.value for element in app.header]
+    app.button(key="home_demo_start").click().run()
+    assert not app.exception, app.exception
+    assert app.session_state["demo_tour"] == "spot_check"
+    assert app.title[0].value == "Spot check"
+    assert app.markdown[0].value == "**Demo step 1 of 4: Spot check sample images**"
+    assert app.toggle(key="spot_check_samples").value is True
+    metrics = {metric.label: metric.value for metric in app.metric}
+    assert int(metrics["Images checked"]) > 0
+
+
+def test_reset_demo_asks_for_confirmation_then_restores_the_demo_models(isolated_registry):
+    app = AppTest.from_file(APP, default_timeout=120)
+    app.run()
+    add_tour_model_and_attachment(isolated_registry)
+
+    app.button(key="home_demo_reset").click().run()
+    assert app.warning[0].value.startswith("Reset the demo models?")
+    app.button(key="home_demo_reset_cancel").click().run()
+    assert not app.warning
+    assert "demo-tour-defect-cnn" in ModelRegistry(isolated_registry).names()
+
+    app.button(key="home_demo_reset").click().run()
+    app.button(key="home_demo_reset_confirm").click().run()
+    assert not app.exception, app.exception
+    assert not app.warning
+    message = app.success[0].value
+    assert message.startswith("Demo reset.\n- Demo models as bundled: ")
+    assert "demo-defect-cnn:1" in message
+    assert f"- Removed files beside demo models: demo-rul:1/{OPERATING_POINT}" in message
+    assert "- Removed models saved by the demo tour: demo-tour-defect-cnn:1" in message
+    assert "demo-tour-defect-cnn" not in ModelRegistry(isolated_registry).names()
+
+
+def test_reset_demo_is_refused_while_login_is_on(isolated_registry):
+    app = AppTest.from_file(APP, default_timeout=120)
+    app.secrets["auth"] = AUTH
+    app.user = dict(ALICE)
+    app.run()
+    add_tour_model_and_attachment(isolated_registry)
+    app.button(key="home_demo_reset").click().run()
+    assert not app.exception, app.exception
+    assert "Reset demo is off while login is on" in app.error[0].value
+    assert "`python -m core demo-reset`" in app.error[0].value
+    assert not app.warning
+    assert not [button for button in app.button if button.key == "home_demo_reset_confirm"]
+    assert "demo-tour-defect-cnn" in ModelRegistry(isolated_registry).names()

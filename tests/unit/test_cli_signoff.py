@@ -19,7 +19,7 @@ def test_robustness_lines_show_each_change_with_its_flips():
         "model": "demo-defect-cnn:1",
         "test_count": 120,
         "clean_accuracy": 0.9333,
-        "decision": "Verdicts use the most probable class (argmax).",
+        "decision": "Verdicts are the most probable class (no operating point is stored).",
         "rows": [
             {"label": "Blur σ 1 px", "accuracy": 0.55, "accuracy_change": -0.3833,
              "flip_share": 0.4167},
@@ -29,7 +29,7 @@ def test_robustness_lines_show_each_change_with_its_flips():
         "demo-defect-cnn:1 on 120 test images: clean accuracy 93.3%",
         "  perturbation           accuracy     change  flipped",
         "  Blur σ 1 px               55.0%  -38.3 pts    41.7%",
-        "  Verdicts use the most probable class (argmax).",
+        "  Verdicts are the most probable class (no operating point is stored).",
     ]
 
 

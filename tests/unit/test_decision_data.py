@@ -15,8 +15,9 @@ pytest.importorskip("keras")
 from core.data.bundled import sample_data_directory
 from core.data.images import load_images
 from core.data.splits import stratified_split
-from core.decision_data import set_operating_point, training_folder, validation_scores
+from core.decision_data import set_operating_point, validation_scores
 from core.demo_models import DEMO_IMAGE_MODEL, ensure_demo_models
+from core.model_catalog import calibration_source
 from core.operating_point import load_operating_point
 from core.registry import ModelRegistry
 from core.registry_attachments import OPERATING_POINT
@@ -201,10 +202,10 @@ def test_anomaly_model_errors(registry, tmp_path, fake_anomaly_module):
     with pytest.raises(ValueError) as error:
         validation_scores(registry, "tiny-anomaly", only_defects)
     assert str(error.value) == (
-        "Expected the data to hold the model's good class 'good' and at least one defect "
-        "class (one folder per class). Received: data classes ['crack', 'scratch']"
+        "Expected the data to hold the good class 'good' of the model. "
+        "Received: data classes ['crack', 'scratch']"
     )
-    assert training_folder(registry.get("tiny-anomaly")) == folder
+    assert calibration_source(registry.get("tiny-anomaly")) == folder
 
 
 def test_classifier_input_errors(registry, tmp_path):
@@ -226,8 +227,7 @@ def test_classifier_input_errors(registry, tmp_path):
         validation_scores(registry, DEMO_IMAGE_MODEL, folder)
     assert str(error.value) == (
         "Expected the data's classes to equal the model's ['crack', 'inclusion', 'ok', 'pit', "
-        "'scratch'] (its validation split is reproduced on them). Received: data classes "
-        "['crack', 'ok']"
+        "'scratch']. Received: data classes ['crack', 'ok']"
     )
     with pytest.raises(ValueError) as error:
         validation_scores(registry, DEMO_IMAGE_MODEL, 42)
@@ -266,10 +266,9 @@ def test_a_classifier_without_ok_needs_its_good_class_and_moved_data_needs_a_pat
     with pytest.raises(ValueError) as error:
         validation_scores(registry, "line3", good_class="good")
     assert str(error.value) == (
-        "Expected labelled images to choose the operating point on: the model's training "
-        "folder is not on this server, so give that folder or a zip of its class folders (its "
-        f"seeded validation split is reproduced). Received: training data source="
-        f"'{tmp_path / 'gone'}'"
+        "Expected the labelled images the model was trained on: pass data (class folders, a "
+        "zip or a manifest), because its training folder is not on this server. Received: "
+        f"training data source='{tmp_path / 'gone'}'"
     )
     result = validation_scores(registry, "line3", folder, good_class="good")
     assert result["labels01"].tolist() == [0, 0, 1, 1]

@@ -10,7 +10,8 @@ import pytest
 
 from core.data.bundled import sample_data_directory
 from core.demo_models import DEMO_IMAGE_MODEL, ensure_demo_models
-from core.image_test_split import load_test_split, sample_indices, training_data_source
+from core.image_test_split import load_test_split, sample_indices
+from core.model_catalog import calibration_source
 from core.registry import ModelRegistry
 from core.registry_attachments import ROBUSTNESS, read_json_attachment
 from core.robustness import (
@@ -237,6 +238,7 @@ class FakeAnomalyPredictor:
     """Stands in for core.image_anomaly_inference.ImageAnomalyPredictor (contract C1)."""
 
     threshold = 0.5
+    class_names = ("ok", "anomaly")
 
     @classmethod
     def from_registry_record(cls, model, metadata, *, warmup=True):
@@ -244,6 +246,13 @@ class FakeAnomalyPredictor:
 
     def scores(self, images):
         return np.ones(len(images), dtype=np.float32)  # Everything looks anomalous.
+
+    def anomaly_maps(self, images):
+        return np.ones(np.shape(images)[:3], dtype=np.float32)
+
+    def predict_arrays(self, images):
+        anomaly = 1.0 / (1.0 + np.exp(-(self.scores(images) - self.threshold)))
+        return np.stack([1.0 - anomaly, anomaly], axis=1).astype(np.float32)
 
     def heatmaps(self, images, class_indices):
         return images[..., 0].astype(np.float32) / 255.0
@@ -267,7 +276,7 @@ def register_anomaly_model(registry, monkeypatch, *, good_class="ok") -> str:
 def test_anomaly_model_scores_good_against_every_other_class(registry, monkeypatch):
     reference = register_anomaly_model(registry, monkeypatch)
     record = registry.get(reference)
-    assert training_data_source(record) == SAMPLE_IMAGES
+    assert calibration_source(record) == SAMPLE_IMAGES
     split = load_test_split(record)
     assert split.class_names == ["ok", "anomaly"]
     assert split.matches_training and split.data == str(SAMPLE_IMAGES)
@@ -276,7 +285,9 @@ def test_anomaly_model_scores_good_against_every_other_class(registry, monkeypat
     # Every image is called an anomaly: right on the 96 defects, and nothing ever flips.
     assert result["clean_accuracy"] == 0.8
     assert {row["flip_share"] for row in result["rows"]} == {0.0}
-    assert result["decision"] == "Anomaly when the image score >= the model's threshold 0.5."
+    assert result["decision"] == (
+        "Verdicts: 'anomaly' when the anomaly score >= 0.5 (threshold from held-out good images)."
+    )
     assert read_json_attachment(record, ROBUSTNESS) == result
 
 
@@ -298,7 +309,9 @@ def test_demo_model_on_its_own_test_split_is_stored_with_the_version(registry):
     # The reproduced split is the one the stored metrics came from.
     assert result["clean_accuracy"] == pytest.approx(record.metadata["metrics"]["accuracy"])
     assert result["data_matches_training"] is True
-    assert result["decision"] == "Verdicts use the most probable class (argmax)."
+    assert (
+        result["decision"] == "Verdicts are the most probable class (no operating point is stored)."
+    )
     assert len(result["rows"]) == 14
     assert all(0 <= row["flip_share"] <= 1 for row in result["rows"])
     assert set(result) >= {"model", "test_count", "clean_accuracy", "rows", "created_at",

@@ -39,7 +39,7 @@ ROBUSTNESS_PAYLOAD = {
          "accuracy_change": -0.3833, "flip_share": 0.4167},
     ],
     "created_at": "2026-11-27T10:05:00+00:00", "created_by": "ana", "data": "sample_data/images",
-    "decision": "Verdicts use the most probable class (argmax).",
+    "decision": "Verdicts are the most probable class (no operating point is stored).",
 }  # fmt: skip
 
 

@@ -1,4 +1,4 @@
-"""Tests for core/ui.py that need no running app: Streamlit must not reset Keras between runs."""
+"""Tests for the core/ui package without a running app: Streamlit must not reset Keras."""
 
 import pytest
 

@@ -1,0 +1,80 @@
+"""The one bridge between `core` and Streamlit: pages call `ui.<function>`.
+
+- `core.ui.session`: the session token that owns uploads and jobs, the login gate and the
+  current user (`core.access`), and two fixes to Streamlit's run loop applied on import.
+- `core.ui.caches`: engine objects shared across users (registry, job manager, predictors,
+  inspected data).
+- `core.ui.widgets`: widgets shared by pages (remembered values, checked uploads, the image
+  data source picker).
+- `core.ui.tour`: the guided demo's banner.
+
+No other `core` module imports Streamlit.
+"""
+
+from core.ui.caches import (
+    MAX_QUEUED_JOBS_VARIABLE,
+    MAX_RUNNING_JOBS_VARIABLE,
+    inspect_sample_data,
+    inspect_uploads,
+    job_manager,
+    predictor,
+    registry,
+    sample_image_grid,
+    sample_sensor_frame,
+    series_predictor,
+)
+from core.ui.session import (
+    LOGOUT_KEY,
+    SESSION_TOKEN_KEY,
+    _end_legacy_pages_directory_mode,
+    _no_cleanup,
+    access_allowed,
+    account_sidebar,
+    current_user_id,
+    login_enabled,
+    login_page,
+    require_login,
+    session_token,
+)
+from core.ui.tour import demo_tour_banner
+from core.ui.widgets import (
+    IMAGE_SOURCE_CHOICES,
+    IMAGE_UPLOAD_TYPES,
+    checked_uploads,
+    image_source_picker,
+    rejected_files_expander,
+    remembered_uploader,
+    remembered_widget,
+)
+
+__all__ = [
+    "IMAGE_SOURCE_CHOICES",
+    "IMAGE_UPLOAD_TYPES",
+    "LOGOUT_KEY",
+    "MAX_QUEUED_JOBS_VARIABLE",
+    "MAX_RUNNING_JOBS_VARIABLE",
+    "SESSION_TOKEN_KEY",
+    "_end_legacy_pages_directory_mode",
+    "_no_cleanup",
+    "access_allowed",
+    "account_sidebar",
+    "checked_uploads",
+    "current_user_id",
+    "demo_tour_banner",
+    "image_source_picker",
+    "inspect_sample_data",
+    "inspect_uploads",
+    "job_manager",
+    "login_enabled",
+    "login_page",
+    "predictor",
+    "registry",
+    "rejected_files_expander",
+    "remembered_uploader",
+    "remembered_widget",
+    "require_login",
+    "sample_image_grid",
+    "sample_sensor_frame",
+    "series_predictor",
+    "session_token",
+]

@@ -12,6 +12,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from core import (
+    cli_anomaly,
     cli_commands,
     cli_decisions,
     cli_demo,
@@ -158,6 +159,7 @@ def add_train_parser(subcommands) -> None:
     image.set_defaults(handler=cli_commands.command_train_image)
     cli_series.add_train_series_parser(kinds, add_common_options)
     cli_gan.add_train_gan_parser(kinds, add_common_options)
+    cli_anomaly.add_train_anomaly_parser(kinds, add_common_options)
 
 
 def add_model_parsers(subcommands) -> None:

@@ -55,7 +55,14 @@ reference = st.selectbox(
     "Model", references, index=default, format_func=describe_model, key="spot_check_model"
 )
 record = by_reference[reference]
-heatmap_name = "Anomaly map" if record.metadata.get("task") == "image_anomaly" else "Grad-CAM"
+is_anomaly_model = record.metadata.get("task") == "image_anomaly"
+heatmap_name = "Anomaly map" if is_anomaly_model else "Grad-CAM"
+# An anomaly model's two "probabilities" squash its score around the threshold: not calibrated.
+probability_title = (
+    "Score against the threshold (squashed, not a probability)"
+    if is_anomaly_model
+    else "Class probabilities"
+)
 st.caption(
     f"Classes: {', '.join(record.metadata.get('classes', []))}. Input: "
     f"{'x'.join(str(size) for size in record.metadata.get('input_shape', []))} pixels; "
@@ -152,7 +159,7 @@ elif result.overlays is not None:
     detail[1].caption(f"Heatmaps are drawn for the first {GRID_LIMIT} images only.")
 with detail[2]:
     st.plotly_chart(
-        charts.probability_bars(result.rows[chosen]["probabilities"], title="Class probabilities"),
+        charts.probability_bars(result.rows[chosen]["probabilities"], title=probability_title),
         key="spot_check_probabilities",
     )
 

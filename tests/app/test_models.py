@@ -36,6 +36,7 @@ def test_table_lists_the_demo_models_with_metrics_and_data(isolated_registry):
     assert table["demo"].all()
     assert set(table["task"]) == {
         "image_classification", "series_rul", "series_failure", "series_anomaly", "gan",
+        "image_anomaly",
     }  # fmt: skip
     images = table[table["task"] == "image_classification"]
     assert images["accuracy"].between(0, 1).all()

@@ -161,3 +161,27 @@ def test_a_stored_operating_point_decides_the_verdicts(isolated_registry):
     assert "ok" not in set(after["predicted"])
     assert {"defect_score", "threshold"} <= set(after.columns)
     assert (after["threshold"] == 0.0).all()
+
+
+def test_an_image_anomaly_model_gives_scores_verdicts_and_anomaly_maps(isolated_registry):
+    app = open_page(isolated_registry)
+    model = app.selectbox(key="spot_check_model")
+    option = next(item for item in model.options if item.startswith("demo-image-anomaly:1"))
+    assert "(anomaly model, test AUROC 0." in option
+    model.set_value(option.split(" ")[0]).run()
+    app.toggle(key="spot_check_samples").set_value(True).run()
+    assert not app.exception, app.exception
+
+    table = predictions_table(app)
+    assert len(table) == len(bundled.spot_check_files())
+    assert {"score", "threshold", "p_ok", "p_anomaly"} <= set(table.columns)
+    assert set(table["predicted"]) <= {"ok", "anomaly"}
+    # The verdict is the score against the threshold, row by row.
+    flagged = table["score"] >= table["threshold"]
+    assert (flagged == (table["predicted"] == "anomaly")).all()
+    # Most defect parts are flagged and most ok parts pass (AUROC 0.98 on the sample's test split).
+    is_ok = table["name"].str.startswith("ok_")
+    assert flagged[~is_ok].mean() >= 0.75 and flagged[is_ok].mean() <= 0.5
+    captions = [caption for element in app.get("image") for caption in element.captions]
+    assert any(caption.startswith("Anomaly map of") for caption in captions)
+    assert "anomaly score >=" in " ".join(caption.value for caption in app.caption)

@@ -192,6 +192,23 @@ def predicted_labels(predictor, images: np.ndarray) -> np.ndarray:
     return verdict_indices(predictor, predictor.predict_arrays(images))
 
 
+def verdict_rates(predictor, split: ImageTestSplit, good_class: str) -> dict:
+    """Defect recall and false-reject rate of the predictor's verdicts on a split.
+
+    Returns:
+        `test_defect_recall` and `test_false_reject_rate` (None when the split holds no defect,
+        or no good part), and `test_count` as "N (D defects)".
+    """
+    good_index = split.class_names.index(good_class)
+    is_defect = split.labels != good_index
+    flagged = predicted_labels(predictor, split.images) != good_index
+    return {
+        "test_defect_recall": float(flagged[is_defect].mean()) if is_defect.any() else None,
+        "test_false_reject_rate": float(flagged[~is_defect].mean()) if (~is_defect).any() else None,
+        "test_count": f"{len(is_defect)} ({int(is_defect.sum())} defects)",
+    }
+
+
 def _png(pixels: np.ndarray) -> bytes:
     from PIL import Image
 

@@ -38,6 +38,9 @@ OPERATING_POINT_FIELDS = (
     ("cost_per_million", "Expected cost per million parts", "number"),
     ("validation_count", "Validation images", "number"),
     ("validation_defects", "Validation defects", "number"),
+    ("test_defect_recall", "Defect recall at this threshold (test split)", "percent"),
+    ("test_false_reject_rate", "False reject rate at this threshold (test split)", "percent"),
+    ("test_count", "Test images (defects)", "text"),
     ("set_by", "Set by", "text"),
     ("set_at", "Set at", "text"),
 )
@@ -358,6 +361,7 @@ def make_signoff_report(
         )
     record = registry.get(reference)
     result = read_json_attachment(record, ROBUSTNESS)
+    operating_point = read_json_attachment(record, OPERATING_POINT)
     samples, notes = [], []
     is_image_model = record.metadata.get("task") in test_split.IMAGE_TASKS
     if robustness == "run" or is_image_model:
@@ -381,9 +385,16 @@ def make_signoff_report(
             if robustness == "run" or (robustness == "stored" and result is None):
                 result = robustness_result(record, predictor, split, created_by=generated_by)
             samples = test_split.sample_heatmaps(predictor, split)
+            if operating_point is not None:
+                # The threshold was chosen on validation images: the test split says what it
+                # does on images that played no part in the choice.
+                operating_point = {
+                    **operating_point,
+                    **test_split.verdict_rates(predictor, split, operating_point["good_class"]),
+                }
     document = build_signoff_report(
         record,
-        operating_point=read_json_attachment(record, OPERATING_POINT),
+        operating_point=operating_point,
         robustness=result,
         sample_heatmaps=samples,
         generated_by=generated_by,

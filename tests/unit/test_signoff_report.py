@@ -219,3 +219,16 @@ def test_make_for_the_demo_model_runs_robustness_and_draws_grad_cam(registry):
     again, _ = make_signoff_report(registry, DEMO_IMAGE_MODEL, robustness="skip")
     assert read_json_attachment(registry.get(DEMO_IMAGE_MODEL), ROBUSTNESS) == stored
     assert f"<th>Run at</th><td>{stored['created_at']}</td>" in again
+
+
+@pytest.mark.slow
+def test_the_operating_point_is_also_scored_on_the_test_split(registry):
+    """A threshold over every defect score flags nothing: 0 % recall and 0 % false rejects on the
+    120 test images (96 defects), whatever the validation figures stored with it say."""
+    record = registry.get(DEMO_IMAGE_MODEL)
+    write_json_attachment(record, OPERATING_POINT, {**OPERATING_POINT_PAYLOAD, "threshold": 1.01})
+    document, _ = make_signoff_report(registry, DEMO_IMAGE_MODEL, robustness="skip")
+    assert "<th>Defect recall at this threshold (test split)</th><td>0.0%</td>" in document
+    assert "<th>False reject rate at this threshold (test split)</th><td>0.0%</td>" in document
+    assert "<th>Test images (defects)</th><td>120 (96 defects)</td>" in document
+    assert "<th>Defect recall (validation)</th><td>97.9%</td>" in document

@@ -69,7 +69,7 @@ def describe_point(point) -> list[str]:
     score = (
         f"1 - p({point.good_class})"
         if point.score_kind == "defect_probability"
-        else "the anomaly score"
+        else "anomaly score"
     )
     return [
         f"  threshold: {point.threshold:.4g} (a part whose {score} is at or above it is rejected)",

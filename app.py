@@ -22,6 +22,7 @@ PAGES = [
     st.Page("pages/home.py", title="Home", icon=":material/home:", default=True),
     st.Page("pages/spot_check.py", title="Spot check", icon=":material/image_search:"),
     st.Page("pages/train_images.py", title="Train image model", icon=":material/model_training:"),
+    st.Page("pages/train_anomaly.py", title="Train anomaly model", icon=":material/query_stats:"),
     st.Page("pages/synthetic.py", title="Synthetic images", icon=":material/auto_awesome:"),
     st.Page("pages/sensor_monitor.py", title="Sensor monitor", icon=":material/sensors:"),
     st.Page("pages/models.py", title="Models", icon=":material/inventory_2:"),

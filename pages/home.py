@@ -23,7 +23,13 @@ st.markdown(
     "- **Train image model**: train a CNN on the sample data, a zip of class folders or images "
     "plus a CSV manifest; watch the loss curves live, then read the confusion matrix, per-class "
     "metrics and misclassified images, and save the model.\n"
+    "- **Train anomaly model**: for lines with few defect photos, learn what good parts look "
+    "like and flag what differs, with an anomaly map; see test scores, AUROC and save.\n"
     "- **Models**: the registry: compare models side by side, export them for deployment.\n"
+    "- **Operating point**: enter what a missed defect and a false reject cost and the line's "
+    "defect rate; get the threshold of least expected cost, stored with the model.\n"
+    "- **Sign-off**: check robustness to lighting, blur, rotation and noise, and make the HTML "
+    "sign-off report of a model version.\n"
     "- **Check data**: upload images or sensor files (CSV, Parquet, NASA C-MAPSS) and see what "
     "LineSight finds, and which files it rejects and why."
 )

@@ -1,0 +1,324 @@
+"""Train anomaly model: learn good parts only in the background, inspect scores and maps, save."""
+
+import time
+
+import pandas as pd
+import streamlit as st
+
+from core import anomaly_jobs, charts, charts_image_anomaly, charts_training, ui
+from core.image_anomaly_training import save_image_anomaly_run
+from core.jobs import JobRefused
+
+ui.require_login()
+
+METHOD_CAPTIONS = {
+    "feature-gaussian": "the default: a Gaussian of CNN features at each position; fits in seconds",
+    "autoencoder": "rebuilds good surface and flags what it cannot rebuild; trains for epochs",
+}
+# Streamlit forgets the state of widgets a run does not draw (another page); these keys keep this
+# session's choices and uploads so that coming back restores them.
+REMEMBERED = "train_anomaly_remembered"
+UPLOADS = "train_anomaly_uploads"
+MODEL_NAMES = "train_anomaly_model_names"
+SAMPLE_MAPS = "train_anomaly_sample_maps"
+POLL_SECONDS = 1.0
+MAPS_PER_GROUP = 4
+
+token = ui.session_token()
+manager = ui.job_manager()
+remembered = st.session_state.setdefault(REMEMBERED, {})
+uploads = st.session_state.setdefault(UPLOADS, {})
+
+
+def remembered_widget(factory, label, key, default, **options):
+    return ui.remembered_widget(remembered, factory, label, key, default, **options)
+
+
+st.title("Train an anomaly model")
+st.markdown(
+    "An anomaly model learns what **good parts** look like and flags whatever differs, so it "
+    "needs no defect photos to train: use it on lines with few or no pictures of defects. "
+    "The defect images you do have only test it; training runs in the background, so you can "
+    "switch pages and come back."
+)
+
+st.header("1. Data")
+source, summary = ui.image_source_picker(remembered, uploads, "train_anomaly", "Training images")
+
+if summary is not None:
+    report = summary["report"]
+    class_names = list(report["class_counts"])
+    st.subheader(f"Dataset: {summary['description']}")
+    columns = st.columns(3)
+    columns[0].metric("Images", report["images"])
+    columns[1].metric("Classes", report["classes"])
+    columns[2].metric("Rejected files", len(report["rejected"]))
+    chart_column, thumbnail_column = st.columns([2, 3])
+    chart_column.plotly_chart(
+        charts.class_counts_bar(report["class_counts"], title="Images per class"),
+        key="train_anomaly_class_counts",
+    )
+    with thumbnail_column:
+        for class_name, thumbnails in summary["thumbnails"].items():
+            st.markdown(f"**{class_name}** ({report['class_counts'][class_name]})")
+            st.image([image for _, image in thumbnails], width=64)
+    for warning in report["warnings"]:
+        st.warning(warning)
+    ui.rejected_files_expander(report["rejected"])
+
+    st.header("2. Good class and method")
+    defaults = anomaly_jobs.anomaly_defaults(class_names)
+    if remembered.get("train_anomaly_good_class") not in class_names:
+        remembered["train_anomaly_good_class"] = defaults["good_class"]
+    left, right = st.columns(2)
+    with left:
+        good_class = remembered_widget(
+            st.selectbox, "Good class (defect-free parts)", "train_anomaly_good_class",
+            defaults["good_class"], options=class_names,
+        )  # fmt: skip
+        good_count = report["class_counts"].get(good_class, 0)
+        train_share = 1 - defaults["validation_fraction"] - defaults["test_fraction"]
+        st.caption(
+            f"The model learns from the training part ({train_share:.0%}) of the {good_count} "
+            f"'{good_class}' images only; held-out good images set the threshold; held-out good "
+            f"and defect images ({defaults['test_fraction']:.0%} of each class) test it."
+        )
+        image_size = remembered_widget(
+            st.radio, "Image size (pixels, square)", "train_anomaly_size", defaults["image_size"],
+            options=defaults["image_sizes"], horizontal=True,
+        )  # fmt: skip
+    with right:
+        method = remembered_widget(
+            st.radio, "Method", "train_anomaly_method", defaults["method"],
+            options=defaults["methods"],
+            captions=[METHOD_CAPTIONS.get(name, "") for name in defaults["methods"]],
+        )  # fmt: skip
+        epochs = None
+        if method == "autoencoder":
+            epochs = remembered_widget(
+                st.number_input, "Epochs (at most; stops early when validation stalls)",
+                "train_anomaly_epochs", defaults["epochs"], min_value=1, max_value=1000, step=10,
+            )  # fmt: skip
+
+    if st.button("Start training", type="primary", key="train_anomaly_start"):
+        try:
+            config = anomaly_jobs.anomaly_config(
+                method=method,
+                good_class=good_class,
+                image_size=image_size,
+                epochs=epochs,
+                class_names=class_names,
+            )
+            job = manager.submit(
+                token,
+                anomaly_jobs.JOB_KIND,
+                anomaly_jobs.make_anomaly_work(source, config),
+                description=f"{method}, {image_size} px, good class '{good_class}' on "
+                f"{source.description}",
+            )
+            st.session_state.setdefault(MODEL_NAMES, {})[job.job_id] = (
+                anomaly_jobs.suggested_model_name(source, config)
+            )
+            st.session_state["train_anomaly_job"] = job.job_id
+        except JobRefused as error:
+            st.error(f"Not started: {error}")
+        except ValueError as error:
+            st.error(str(error))
+
+jobs = anomaly_jobs.anomaly_jobs(manager, token)
+if not jobs:
+    st.stop()
+
+st.header("3. Training")
+
+
+# One fragment that stays at the same place while this session has jobs (as on the image
+# training page): removing a polling fragment from the page let a late timer tick address an
+# element that no longer existed, and the browser showed a blank page.
+@st.fragment(run_every=POLL_SECONDS if any(not job.finished for job in jobs) else None)
+def training_section(polling: bool):
+    jobs = anomaly_jobs.anomaly_jobs(manager, token)
+    rows = anomaly_jobs.job_rows(manager, jobs)
+    st.dataframe(pd.DataFrame(rows), hide_index=True, key="train_anomaly_jobs")
+    job_ids = [job.job_id for job in jobs]
+    if st.session_state.get("train_anomaly_job") not in job_ids:
+        st.session_state["train_anomaly_job"] = job_ids[0]
+    descriptions = {
+        job.job_id: f"{time.strftime('%H:%M:%S', time.localtime(job.submitted_at))}: "
+        f"{job.description}"
+        for job in jobs
+    }
+    job_id = st.selectbox(
+        "Show job", job_ids, format_func=descriptions.get, key="train_anomaly_job"
+    )
+    job = manager.get(token, job_id)
+    if polling and all(job.finished for job in jobs):
+        st.rerun()  # Once more as a whole page, without the timer: polling stops.
+    if not job.finished:
+        live_progress(job)
+    elif job.state == "failed":
+        st.error(f"Training failed: {job.error}")
+        with st.expander("Details"):
+            st.code(job.progress.snapshot()["message"])
+    elif job.result is None or job.result.epochs_run == 0:
+        st.warning("Cancelled before the first epoch finished: there is no model to show.")
+    else:
+        show_results(job)
+
+
+def live_progress(job):
+    snapshot = job.progress.snapshot()
+    if job.state == "queued":
+        position = anomaly_jobs.queue_text(manager.queue_position(job.job_id))
+        st.info(f"Queued: {position}. Training starts when a place is free.")
+    else:
+        st.progress(snapshot["fraction"], text=anomaly_jobs.progress_text(job))
+        if any("loss" in point for point in snapshot["batch_points"]):
+            st.plotly_chart(
+                charts_training.series_training_curves(
+                    {"loss": [], **snapshot["epoch_history"]}, snapshot["batch_points"]
+                ),
+                key="train_anomaly_live_curves",
+            )
+    if job.cancellation.cancelled:
+        st.caption("Cancelling: training stops after the current batch.")
+    elif st.button("Cancel training", key="train_anomaly_cancel"):
+        manager.cancel(token, job.job_id)
+        st.rerun()
+
+
+def show_results(job):
+    result = job.result
+    summary = anomaly_jobs.result_summary(result)
+    if summary["cancelled"]:
+        st.warning(
+            f"Cancelled after {summary['epochs_run']} epoch(s): the model holds what it learnt "
+            "so far, and its test numbers below say how good that is."
+        )
+    st.subheader("Test results")
+    columns = st.columns(6)
+    # Good images alone train a detector; without defect test images its AUROC and recall
+    # are unknown, and shown so.
+    has_defects = summary["image_auroc"] is not None
+    unknown = "Needs defect images in the data to test on."
+    if has_defects:
+        columns[0].metric("Image AUROC", f"{summary['image_auroc']:.3f}")
+    else:
+        columns[0].metric("Image AUROC", "unknown", help=unknown)
+    if summary["pixel_auroc"] is not None:
+        columns[1].metric("Pixel AUROC", f"{summary['pixel_auroc']:.3f}")
+    else:
+        columns[1].metric("Pixel AUROC", "n/a", help="Needs defect masks (the bundled sample).")
+    columns[2].metric("Threshold", f"{summary['threshold']:.4g}")
+    columns[3].metric("False-reject rate", f"{summary['false_reject_rate']:.1%}")
+    if has_defects:
+        columns[4].metric("Defect recall", f"{summary['defect_recall']:.1%}")
+    else:
+        columns[4].metric("Defect recall", "unknown", help=unknown)
+    columns[5].metric("Training time", f"{summary['seconds']:.1f} s")
+    trained = (
+        f"{summary['epochs_run']} epochs (best {summary['best_epoch']})"
+        if summary["method"] == "autoencoder"
+        else "one pass"
+    )
+    st.caption(
+        f"{summary['method']} learnt {summary['good_train']} good '{summary['good_class']}' images "
+        f"in {trained}. Threshold: {summary['threshold_rule']}. Tested on "
+        f"{summary['test_count']} held-out images; false-reject rate: good test images at or over "
+        "the threshold; defect recall: defect test images at or over it."
+    )
+    if summary["history"]:
+        st.plotly_chart(
+            charts_training.series_training_curves(summary["history"]),
+            key=f"train_anomaly_curves_{job.job_id}",
+        )
+
+    groups = anomaly_jobs.score_groups(result)
+    score_column, roc_column = st.columns([3, 2])
+    score_column.plotly_chart(
+        charts_image_anomaly.score_distribution(
+            groups, summary["good_class"], summary["threshold"]
+        ),
+        key=f"train_anomaly_scores_{job.job_id}",
+    )
+    if has_defects:
+        roc_column.plotly_chart(
+            charts_image_anomaly.score_roc_chart(
+                groups, summary["good_class"], summary["threshold"]
+            ),
+            key=f"train_anomaly_roc_{job.job_id}",
+        )
+    else:
+        roc_column.info(
+            "No defect images in the data: the threshold comes from held-out good parts; add "
+            "defect images (one folder per class) to measure how well defects are caught."
+        )
+
+    st.subheader("Confusion matrix")
+    matrix_column, classes_column = st.columns([1, 1])
+    matrix_column.plotly_chart(
+        charts.confusion_matrix_heatmap(summary["confusion_matrix"], summary["class_names"]),
+        key=f"train_anomaly_confusion_{job.job_id}",
+    )
+    with classes_column:
+        st.markdown("**AUROC of each defect class** (against the good test images)")
+        st.dataframe(
+            pd.DataFrame(
+                {
+                    "defect class": list(summary["defect_class_auroc"]),
+                    "AUROC": list(summary["defect_class_auroc"].values()),
+                }
+            ).round(3),
+            hide_index=True,
+            key=f"train_anomaly_class_auroc_{job.job_id}",
+        )
+    with st.expander(f"Scores of the {summary['test_count']} test images"):
+        st.dataframe(
+            pd.DataFrame(anomaly_jobs.score_table(result)),
+            hide_index=True,
+            key=f"train_anomaly_score_table_{job.job_id}",
+        )
+
+    st.subheader("Sample anomaly maps")
+    st.caption(
+        "One colour scale for every map: blue is calm, green is the threshold, red is twice "
+        "the threshold or more."
+    )
+    cache = st.session_state.setdefault(SAMPLE_MAPS, {})
+    if job.job_id not in cache:
+        cache.clear()  # One job's maps at a time: they are images.
+        cache[job.job_id] = anomaly_jobs.sample_maps(result, MAPS_PER_GROUP)
+    for group in cache[job.job_id]:
+        st.markdown(f"**{group['title']}**")
+        items = group["items"]
+        st.image(
+            [item["overlay"] for item in items],
+            caption=[
+                f"{item['name']}: score {item['score']:.4g}, {item['verdict']}" for item in items
+            ],
+            width=150,
+        )
+
+    st.subheader("Save to the model registry")
+    name_key = f"train_anomaly_name_{job.job_id}"
+    if name_key not in st.session_state:
+        suggestions = st.session_state.get(MODEL_NAMES, {})
+        st.session_state[name_key] = suggestions.get(job.job_id, "anomaly-model")
+    name = st.text_input("Model name (letters, digits, _ . -)", key=name_key)
+    if st.button("Save model", key=f"train_anomaly_save_{job.job_id}"):
+        try:
+            with st.spinner("Saving..."):
+                save_image_anomaly_run(result, ui.registry(), name, owner=ui.current_user_id())
+        except (ValueError, OSError) as error:
+            st.error(f"Not saved: {error}")
+    if result.record is not None:
+        st.success(f"Saved as **{result.record.reference}**: find it on the Models page.")
+        st.caption(
+            "Spot check it on the Spot check page, batch-predict with "
+            f"`python -m core predict --model {result.record.reference} --input FOLDER`, set its "
+            "threshold from costs on the Operating point page and make its report on the "
+            "Sign-off page."
+        )
+
+
+training_section(any(not job.finished for job in jobs))

@@ -28,6 +28,18 @@ CURVE_KEYS = (
 HEIGHT = 380
 
 
+def chance_diagonal() -> go.Scatter:
+    """The dashed diagonal of a ROC chart: a detector no better than chance."""
+    return go.Scatter(
+        x=[0, 1],
+        y=[0, 1],
+        mode="lines",
+        line={"dash": "dash", "color": REFERENCE_COLOUR, "width": 1},
+        name="chance",
+        hoverinfo="skip",
+    )
+
+
 def _checked(curve: object) -> tuple[dict, int]:
     """Returns the curve's arrays as float arrays and the chosen index, or raises ValueError."""
     if not isinstance(curve, Mapping):
@@ -91,16 +103,7 @@ def roc_chart(curve: Mapping, *, title: str | None = None) -> go.Figure:
     arrays, index = _checked(curve)
     recall, false_rejects = arrays["defect_recall"], arrays["false_reject_rate"]
     figure = go.Figure()
-    figure.add_trace(
-        go.Scatter(
-            x=[0, 1],
-            y=[0, 1],
-            mode="lines",
-            line={"dash": "dash", "color": REFERENCE_COLOUR, "width": 1},
-            name="chance",
-            hoverinfo="skip",
-        )
-    )
+    figure.add_trace(chance_diagonal())
     figure.add_trace(
         go.Scatter(
             x=false_rejects.tolist(),

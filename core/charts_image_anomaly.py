@@ -13,10 +13,10 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import plotly.graph_objects as go
 
+from core.charts_decisions import chance_diagonal
 from core.charts_series import (
     MARGIN,
     NEUTRAL_COLOUR,
-    REFERENCE_COLOUR,
     WARNING_COLOUR,
     check_number,
 )
@@ -200,16 +200,7 @@ def score_roc_chart(
     chosen_false_rejects = float(np.mean(good >= threshold_value))
     chosen_recall = float(np.mean(defects >= threshold_value))
     figure = go.Figure()
-    figure.add_trace(
-        go.Scatter(
-            x=[0, 1],
-            y=[0, 1],
-            mode="lines",
-            line={"dash": "dash", "color": REFERENCE_COLOUR, "width": 1},
-            name="chance",
-            hoverinfo="skip",
-        )
-    )
+    figure.add_trace(chance_diagonal())
     figure.add_trace(
         go.Scatter(
             x=false_rejects.tolist(),

@@ -23,7 +23,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from core.data.validation import describe_value
-from core.inference import BATCH_SIZE, PredictionBatch
+from core.inference import BATCH_SIZE, PredictionBatch, check_image_batch
 
 ANOMALY_CLASS = "anomaly"
 
@@ -173,17 +173,7 @@ class ImageAnomalyPredictor:
         return self
 
     def maps_and_scores(self, images) -> tuple[np.ndarray, np.ndarray]:
-        array = np.asarray(images)
-        expected = (*self.image_size, self.channels)
-        if (
-            array.ndim != 4
-            or array.shape[1:] != expected
-            or not np.issubdtype(array.dtype, np.number)
-        ):
-            raise ValueError(
-                f"Expected images of shape (N, {expected[0]}, {expected[1]}, {expected[2]}) with "
-                f"raw 0-255 pixels. Received: images.shape={array.shape}, dtype={array.dtype}"
-            )
+        array = check_image_batch(images, self.image_size, self.channels)
         if len(array) == 0:
             return (
                 np.zeros((0, *self.image_size), dtype=np.float32),

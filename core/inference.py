@@ -81,6 +81,23 @@ def _check_image_size(image_size) -> tuple[int, int]:
     return int(image_size[0]), int(image_size[1])
 
 
+def check_image_batch(images, image_size: tuple[int, int], channels: int) -> np.ndarray:
+    """Returns `images` as an array after checking it is a batch `(N, H, W, C)` of numbers of
+    the predictor's size (N may be 0).
+
+    Raises:
+        ValueError: If the shape or dtype does not fit.
+    """
+    array = np.asarray(images)
+    expected = (*image_size, channels)
+    if array.ndim != 4 or array.shape[1:] != expected or not np.issubdtype(array.dtype, np.number):
+        raise ValueError(
+            f"Expected images of shape (N, {expected[0]}, {expected[1]}, {expected[2]}) with "
+            f"raw 0-255 pixels. Received: images.shape={array.shape}, dtype={array.dtype}"
+        )
+    return array
+
+
 class ImagePredictor:
     """Predicts class probabilities of raw images with a Keras classifier, quickly.
 
@@ -209,17 +226,7 @@ class ImagePredictor:
         Raises:
             ValueError: If the images do not have the predictor's shape.
         """
-        array = np.asarray(images)
-        expected = (*self.image_size, self.channels)
-        if (
-            array.ndim != 4
-            or array.shape[1:] != expected
-            or not np.issubdtype(array.dtype, np.number)
-        ):
-            raise ValueError(
-                f"Expected images of shape (N, {expected[0]}, {expected[1]}, {expected[2]}) with "
-                f"raw 0-255 pixels. Received: images.shape={array.shape}, dtype={array.dtype}"
-            )
+        array = check_image_batch(images, self.image_size, self.channels)
         if len(array) == 0:
             return np.zeros((0, len(self.class_names)), dtype=np.float32)
         function = self._prediction_function()

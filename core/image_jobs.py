@@ -126,6 +126,15 @@ def queue_text(position: int | None) -> str:
     return f"{position} job{'' if position == 1 else 's'} ahead"
 
 
+def job_labels(jobs) -> dict:
+    """{job id: 'HH:MM:SS: description'} for a job picker."""
+    return {
+        job.job_id: f"{time.strftime('%H:%M:%S', time.localtime(job.submitted_at))}: "
+        f"{job.description}"
+        for job in jobs
+    }
+
+
 def job_rows(manager, jobs) -> list[dict]:
     """One row per job for a table: description, state, progress and queue position."""
     rows = []

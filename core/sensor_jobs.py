@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import dataclasses
 import re
-import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -184,15 +183,6 @@ def progress_text(snapshot: dict) -> str:
             f"batch {snapshot['step']} of {snapshot['steps_per_epoch']}"
         )
     return snapshot["message"] or "Starting..."
-
-
-def job_labels(jobs) -> dict:
-    """{job id: 'HH:MM:SS: description'} for a job picker."""
-    return {
-        job.job_id: f"{time.strftime('%H:%M:%S', time.localtime(job.submitted_at))}: "
-        f"{job.description}"
-        for job in jobs
-    }
 
 
 def submit_training(

@@ -1,6 +1,5 @@
 """Sensor monitor: map sensor columns, train or pick a model, see RUL, failures and anomalies."""
 
-import pandas as pd
 import streamlit as st
 
 from core import (
@@ -14,7 +13,6 @@ from core import (
 )
 from core import sensor_sources as sources
 from core.demo_models import DEMO_RUL_MODEL
-from core.image_jobs import job_rows, queue_text
 from core.jobs import JobRefused
 from core.maintenance import predictions_csv
 from core.series_workflow import save_series_run
@@ -341,14 +339,7 @@ st.header("3. Training")
 @st.fragment(run_every=POLL_SECONDS if any(not job.finished for job in jobs) else None)
 def training_section(polling: bool):
     jobs = sensor_jobs.series_jobs(manager, token)
-    st.dataframe(pd.DataFrame(job_rows(manager, jobs)), hide_index=True, key="sensor_monitor_jobs")
-    descriptions = sensor_jobs.job_labels(jobs)
-    if st.session_state.get("sensor_monitor_job") not in descriptions:
-        st.session_state["sensor_monitor_job"] = next(iter(descriptions))
-    job_id = st.selectbox(
-        "Show job", list(descriptions), format_func=descriptions.get, key="sensor_monitor_job"
-    )
-    job = manager.get(token, job_id)
+    job = ui.job_picker(manager, token, jobs, "sensor_monitor")
     if polling and all(job.finished for job in jobs):
         st.rerun()
     if not job.finished:
@@ -365,18 +356,12 @@ def training_section(polling: bool):
 
 def live_progress(job):
     snapshot = job.progress.snapshot()
-    if job.state == "queued":
-        st.info(f"Queued: {queue_text(manager.queue_position(job.job_id))}. Training starts soon.")
-    else:
+    if not ui.queued_notice(manager, job):
         st.progress(snapshot["fraction"], text=sensor_jobs.progress_text(snapshot))
         if snapshot["batch_points"]:
             figure = sensor_results.live_curves(snapshot)
             st.plotly_chart(figure, key="sensor_monitor_live_curves")
-    if job.cancellation.cancelled:
-        st.caption("Cancelling: training stops after the current batch.")
-    elif st.button("Cancel training", key="sensor_monitor_cancel"):
-        manager.cancel(token, job.job_id)
-        st.rerun()
+    ui.cancel_control(manager, token, job, "sensor_monitor")
 
 
 def save_section(run, job_id):

@@ -1,7 +1,5 @@
 """Train anomaly model: learn good parts only in the background, inspect scores and maps, save."""
 
-import time
-
 import pandas as pd
 import streamlit as st
 
@@ -138,20 +136,7 @@ st.header("3. Training")
 @st.fragment(run_every=POLL_SECONDS if any(not job.finished for job in jobs) else None)
 def training_section(polling: bool):
     jobs = anomaly_jobs.anomaly_jobs(manager, token)
-    rows = anomaly_jobs.job_rows(manager, jobs)
-    st.dataframe(pd.DataFrame(rows), hide_index=True, key="train_anomaly_jobs")
-    job_ids = [job.job_id for job in jobs]
-    if st.session_state.get("train_anomaly_job") not in job_ids:
-        st.session_state["train_anomaly_job"] = job_ids[0]
-    descriptions = {
-        job.job_id: f"{time.strftime('%H:%M:%S', time.localtime(job.submitted_at))}: "
-        f"{job.description}"
-        for job in jobs
-    }
-    job_id = st.selectbox(
-        "Show job", job_ids, format_func=descriptions.get, key="train_anomaly_job"
-    )
-    job = manager.get(token, job_id)
+    job = ui.job_picker(manager, token, jobs, "train_anomaly")
     if polling and all(job.finished for job in jobs):
         st.rerun()  # Once more as a whole page, without the timer: polling stops.
     if not job.finished:
@@ -168,10 +153,7 @@ def training_section(polling: bool):
 
 def live_progress(job):
     snapshot = job.progress.snapshot()
-    if job.state == "queued":
-        position = anomaly_jobs.queue_text(manager.queue_position(job.job_id))
-        st.info(f"Queued: {position}. Training starts when a place is free.")
-    else:
+    if not ui.queued_notice(manager, job):
         st.progress(snapshot["fraction"], text=anomaly_jobs.progress_text(job))
         if any("loss" in point for point in snapshot["batch_points"]):
             st.plotly_chart(
@@ -180,11 +162,7 @@ def live_progress(job):
                 ),
                 key="train_anomaly_live_curves",
             )
-    if job.cancellation.cancelled:
-        st.caption("Cancelling: training stops after the current batch.")
-    elif st.button("Cancel training", key="train_anomaly_cancel"):
-        manager.cancel(token, job.job_id)
-        st.rerun()
+    ui.cancel_control(manager, token, job, "train_anomaly")
 
 
 def show_results(job):

@@ -1,7 +1,5 @@
 """Train image model: choose data, check it, train in the background, inspect and save the model."""
 
-import time
-
 import pandas as pd
 import streamlit as st
 
@@ -145,18 +143,7 @@ st.header("3. Training")
 @st.fragment(run_every=POLL_SECONDS if any(not job.finished for job in jobs) else None)
 def training_section(polling: bool):
     jobs = image_jobs.training_jobs(manager, token)
-    rows = image_jobs.job_rows(manager, jobs)
-    st.dataframe(pd.DataFrame(rows), hide_index=True, key="train_images_jobs")
-    job_ids = [job.job_id for job in jobs]
-    if st.session_state.get("train_images_job") not in job_ids:
-        st.session_state["train_images_job"] = job_ids[0]
-    descriptions = {
-        job.job_id: f"{time.strftime('%H:%M:%S', time.localtime(job.submitted_at))}: "
-        f"{job.description}"
-        for job in jobs
-    }
-    job_id = st.selectbox("Show job", job_ids, format_func=descriptions.get, key="train_images_job")
-    job = manager.get(token, job_id)
+    job = ui.job_picker(manager, token, jobs, "train_images")
     if polling and all(job.finished for job in jobs):
         st.rerun()  # Once more as a whole page, without the timer: polling stops.
     if not job.finished:
@@ -173,10 +160,7 @@ def training_section(polling: bool):
 
 def live_progress(job):
     snapshot = job.progress.snapshot()
-    if job.state == "queued":
-        position = image_jobs.queue_text(manager.queue_position(job.job_id))
-        st.info(f"Queued: {position}. Training starts when a place is free.")
-    else:
+    if not ui.queued_notice(manager, job):
         total, steps = snapshot["total_epochs"], snapshot["steps_per_epoch"]
         text = (
             f"Epoch {snapshot['epoch']} of {total}, batch {snapshot['step']} of {steps}"
@@ -189,11 +173,7 @@ def live_progress(job):
                 charts.training_curves(snapshot["epoch_history"], snapshot["batch_points"]),
                 key="train_images_live_curves",
             )
-    if job.cancellation.cancelled:
-        st.caption("Cancelling: training stops after the current batch.")
-    elif st.button("Cancel training", key="train_images_cancel"):
-        manager.cancel(token, job.job_id)
-        st.rerun()
+    ui.cancel_control(manager, token, job, "train_images")
 
 
 def show_results(job):

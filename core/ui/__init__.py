@@ -6,6 +6,7 @@
   inspected data).
 - `core.ui.widgets`: widgets shared by pages (remembered values, checked uploads, the image
   data source picker).
+- `core.ui.jobs`: the background-job controls of the training pages.
 - `core.ui.tour`: the guided demo's banner.
 
 No other `core` module imports Streamlit.
@@ -23,6 +24,7 @@ from core.ui.caches import (
     sample_sensor_frame,
     series_predictor,
 )
+from core.ui.jobs import cancel_control, job_picker, queued_notice
 from core.ui.session import (
     LOGOUT_KEY,
     SESSION_TOKEN_KEY,
@@ -58,6 +60,7 @@ __all__ = [
     "_no_cleanup",
     "access_allowed",
     "account_sidebar",
+    "cancel_control",
     "checked_uploads",
     "current_user_id",
     "demo_tour_banner",
@@ -65,9 +68,11 @@ __all__ = [
     "inspect_sample_data",
     "inspect_uploads",
     "job_manager",
+    "job_picker",
     "login_enabled",
     "login_page",
     "predictor",
+    "queued_notice",
     "registry",
     "rejected_files_expander",
     "remembered_uploader",

@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from core import sensor_jobs
+from core import image_jobs, sensor_jobs
 from core import sensor_sources as sources
 from core.jobs import JobManager
 from core.registry_metadata import validate_model_name
@@ -137,7 +137,7 @@ def test_submit_training_queues_a_series_job_with_a_valid_name():
         assert job.description == "rul, lstm, 2 epochs on upload pumps.csv"
         assert sensor_jobs.series_jobs(manager, "me") == [job], "image jobs are left out"
         assert sensor_jobs.series_jobs(manager, "someone else") == []
-        labels = sensor_jobs.job_labels([job])
+        labels = image_jobs.job_labels([job])
         assert labels[job.job_id].endswith(": rul, lstm, 2 epochs on upload pumps.csv")
     finally:
         manager.cancel("me", job.job_id)

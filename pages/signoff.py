@@ -86,6 +86,7 @@ if robustness is None:
 else:
     st.plotly_chart(charts_robustness.robustness_chart(robustness), key="signoff_robustness_chart")
     table = pd.DataFrame(robustness["rows"])
+    table["accuracy_change"] = table["accuracy_change"] * 100  # Percentage points.
     st.dataframe(
         table[["label", "severity", "accuracy", "accuracy_change", "flip_share"]],
         hide_index=True,
@@ -93,7 +94,9 @@ else:
         column_config={
             "label": "change",
             "accuracy": st.column_config.NumberColumn("accuracy", format="percent"),
-            "accuracy_change": st.column_config.NumberColumn("accuracy change", format="percent"),
+            "accuracy_change": st.column_config.NumberColumn(
+                "accuracy change (points)", format="%+.1f"
+            ),
             "flip_share": st.column_config.NumberColumn("flipped", format="percent"),
         },
     )

@@ -36,3 +36,28 @@ def require_learning_rate(config: object) -> None:
     require_field(
         is_number(rate) and 0 < rate <= 1, "to be a number in (0, 1]", config, "learning_rate"
     )
+
+
+def require_split_fractions(config: object, *, allow_zero: bool = True) -> None:
+    """Checks `config.validation_fraction` and `config.test_fraction`: each in [0, 1) (or (0, 1)
+    when a run needs both parts), and together below 1 so training data remains."""
+    for name in ("validation_fraction", "test_fraction"):
+        value = getattr(config, name)
+        if allow_zero:
+            require_field(
+                is_number(value) and 0 <= value < 1, "to be a number in [0, 1)", config, name
+            )
+        else:
+            require_field(
+                is_number(value) and 0 < value < 1,
+                "to be a number in (0, 1): the threshold needs validation images and the "
+                "metrics test images",
+                config,
+                name,
+            )
+    if config.validation_fraction + config.test_fraction >= 1:
+        raise ValueError(
+            "Expected `validation_fraction + test_fraction` below 1 so training data remains. "
+            f"Received: validation_fraction={config.validation_fraction}, "
+            f"test_fraction={config.test_fraction}"
+        )

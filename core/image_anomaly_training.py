@@ -25,7 +25,14 @@ from typing import Any
 
 import numpy as np
 
-from core.config_checks import is_integer, is_number, require_field, require_learning_rate
+from core.config_checks import (
+    is_integer,
+    is_number,
+    require_field,
+    require_integers,
+    require_learning_rate,
+    require_split_fractions,
+)
 from core.image_anomaly_evaluation import (
     anomaly_threshold,
     evaluate_anomaly_scores,
@@ -98,16 +105,9 @@ class ImageAnomalyConfig:
         require_field(is_integer(self.image_size), "to be an integer", self, "image_size")
         check_anomaly_input_shape((self.image_size, self.image_size, 1))
         require_field(self.channels in (1, 3), "to be 1 or 3", self, "channels")
-        for name, minimum in (
-            ("epochs", 1),
-            ("batch_size", 1),
-            ("early_stopping_patience", 0),
-            ("seed", 0),
-        ):
-            value = getattr(self, name)
-            require_field(
-                is_integer(value) and value >= minimum, f"to be an integer >= {minimum}", self, name
-            )
+        require_integers(
+            self, {"epochs": 1, "batch_size": 1, "early_stopping_patience": 0, "seed": 0}
+        )
         require_learning_rate(self)
         require_field(isinstance(self.flips, bool), "to be True or False", self, "flips")
         quantile = self.threshold_quantile
@@ -117,21 +117,7 @@ class ImageAnomalyConfig:
             self,
             "threshold_quantile",
         )
-        for name in ("validation_fraction", "test_fraction"):
-            value = getattr(self, name)
-            require_field(
-                is_number(value) and 0 < value < 1,
-                "to be a number in (0, 1): the threshold needs validation images and the "
-                "metrics test images",
-                self,
-                name,
-            )
-        if self.validation_fraction + self.test_fraction >= 1:
-            raise ValueError(
-                "Expected `validation_fraction + test_fraction` below 1 so training data remains. "
-                f"Received: validation_fraction={self.validation_fraction}, "
-                f"test_fraction={self.test_fraction}"
-            )
+        require_split_fractions(self, allow_zero=False)
         return self
 
     def to_dict(self) -> dict[str, Any]:

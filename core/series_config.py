@@ -23,6 +23,7 @@ from core.config_checks import (
     require_field,
     require_integers,
     require_learning_rate,
+    require_split_fractions,
 )
 from core.data.windows import DEFAULT_RUL_CAP, SHORT_UNIT_CHOICES, SensorScaler
 from core.image_pipeline import OPTIMIZERS, SCHEDULES
@@ -173,17 +174,7 @@ class SeriesTrainingConfig:
             self,
             "threshold_quantile",
         )
-        for name in ("validation_fraction", "test_fraction"):
-            value = getattr(self, name)
-            require_field(
-                is_number(value) and 0 <= value < 1, "to be a number in [0, 1)", self, name
-            )
-        if self.validation_fraction + self.test_fraction >= 1:
-            raise ValueError(
-                "Expected `validation_fraction + test_fraction` below 1 so training data remains. "
-                f"Received: validation_fraction={self.validation_fraction}, "
-                f"test_fraction={self.test_fraction}"
-            )
+        require_split_fractions(self)
         return self
 
     def to_dict(self) -> dict[str, Any]:

@@ -8,10 +8,10 @@ from typing import Any
 
 from core.config_checks import (
     is_integer,
-    is_number,
     require_field,
     require_integers,
     require_learning_rate,
+    require_split_fractions,
 )
 from core.distribution import STRATEGIES
 from core.image_pipeline import OPTIMIZERS, SCHEDULES
@@ -123,17 +123,7 @@ class ImageTrainingConfig:
             "augmentation",
         )
         self.augmentation.validate()
-        for name in ("validation_fraction", "test_fraction"):
-            value = getattr(self, name)
-            require_field(
-                is_number(value) and 0 <= value < 1, "to be a number in [0, 1)", self, name
-            )
-        if self.validation_fraction + self.test_fraction >= 1:
-            raise ValueError(
-                "Expected `validation_fraction + test_fraction` below 1 so training data remains. "
-                f"Received: validation_fraction={self.validation_fraction}, "
-                f"test_fraction={self.test_fraction}"
-            )
+        require_split_fractions(self)
         return self
 
     def to_dict(self) -> dict[str, Any]:

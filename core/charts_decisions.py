@@ -102,16 +102,44 @@ def roc_chart(curve: Mapping, *, title: str | None = None) -> go.Figure:
     """
     arrays, index = _checked(curve)
     recall, false_rejects = arrays["defect_recall"], arrays["false_reject_rate"]
+    if title is None:
+        auc = curve.get("roc_auc")
+        title = "ROC curve (validation images)" + (
+            f", AUC {auc:.3f}" if isinstance(auc, int | float) else ""
+        )
+    return roc_figure(
+        false_rejects,
+        recall,
+        arrays["thresholds"],
+        chosen=(false_rejects[index], recall[index], arrays["thresholds"][index]),
+        title=title,
+    )
+
+
+def roc_figure(false_rejects, recall, thresholds, *, chosen, title: str) -> go.Figure:
+    """The ROC figure both ROC charts draw: the chance diagonal, the curve (hover: its
+    thresholds) and the chosen threshold starred with its recall and false rejects.
+
+    Args:
+        false_rejects, recall, thresholds: The curve's points, in order.
+        chosen: `(false-reject rate, recall, threshold)` of the starred point.
+        title: The chart title.
+    """
+    chosen_false_rejects, chosen_recall, chosen_threshold = (float(value) for value in chosen)
     figure = go.Figure()
     figure.add_trace(chance_diagonal())
     figure.add_trace(
         go.Scatter(
-            x=false_rejects.tolist(),
-            y=recall.tolist(),
+            x=np.asarray(false_rejects, dtype=np.float64).tolist(),
+            y=np.asarray(recall, dtype=np.float64).tolist(),
             mode="lines+markers",
             line={"shape": "hv", "color": NEUTRAL_COLOUR},
             marker={"size": 4},
-            customdata=arrays["thresholds"].tolist(),
+            # JSON has no infinity: the "flag nothing" end of a ROC curve gets no threshold.
+            customdata=[
+                float(value) if np.isfinite(value) else None
+                for value in np.asarray(thresholds, dtype=np.float64)
+            ],
             name="thresholds",
             hovertemplate="threshold %{customdata:.4g}<br>false rejects %{x:.1%}"
             "<br>recall %{y:.1%}<extra></extra>",
@@ -119,18 +147,13 @@ def roc_chart(curve: Mapping, *, title: str | None = None) -> go.Figure:
     )
     figure.add_trace(
         _chosen_marker(
-            false_rejects[index],
-            recall[index],
-            f"threshold {_threshold_text(arrays['thresholds'][index])}<br>"
-            f"recall {recall[index]:.1%}, false rejects {false_rejects[index]:.1%}",
-            near_right_edge=false_rejects[index] > 0.6,
+            chosen_false_rejects,
+            chosen_recall,
+            f"threshold {_threshold_text(chosen_threshold)}<br>"
+            f"recall {chosen_recall:.1%}, false rejects {chosen_false_rejects:.1%}",
+            near_right_edge=chosen_false_rejects > 0.6,
         )
     )
-    if title is None:
-        auc = curve.get("roc_auc")
-        title = "ROC curve (validation images)" + (
-            f", AUC {auc:.3f}" if isinstance(auc, int | float) else ""
-        )
     figure.update_layout(
         title=title,
         xaxis={

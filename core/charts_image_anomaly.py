@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import plotly.graph_objects as go
 
-from core.charts_decisions import chance_diagonal
+from core.charts_decisions import roc_figure
 from core.charts_series import (
     MARGIN,
     NEUTRAL_COLOUR,
@@ -196,52 +196,16 @@ def score_roc_chart(
     defects = np.concatenate(list(groups.values()))
     labels = np.r_[np.zeros(good.size, dtype=np.int64), np.ones(defects.size, dtype=np.int64)]
     scores = np.r_[good, defects]
-    false_rejects, recall, _ = roc_curve(labels, scores)
-    chosen_false_rejects = float(np.mean(good >= threshold_value))
-    chosen_recall = float(np.mean(defects >= threshold_value))
-    figure = go.Figure()
-    figure.add_trace(chance_diagonal())
-    figure.add_trace(
-        go.Scatter(
-            x=false_rejects.tolist(),
-            y=recall.tolist(),
-            mode="lines",
-            line={"shape": "hv", "color": NEUTRAL_COLOUR},
-            name="ROC",
-            hovertemplate="false rejects %{x:.1%}<br>recall %{y:.1%}<extra></extra>",
-        )
+    false_rejects, recall, thresholds = roc_curve(labels, scores)
+    chosen = (
+        np.mean(good >= threshold_value),
+        np.mean(defects >= threshold_value),
+        threshold_value,
     )
-    text = (
-        f"threshold {threshold_value:.4g}<br>recall {chosen_recall:.1%}, "
-        f"false rejects {chosen_false_rejects:.1%}"
+    return roc_figure(
+        false_rejects,
+        recall,
+        thresholds,
+        chosen=chosen,
+        title=title or f"ROC curve (test images), AUROC {roc_auc(labels, scores):.3f}",
     )
-    figure.add_trace(
-        go.Scatter(
-            x=[chosen_false_rejects],
-            y=[chosen_recall],
-            mode="markers+text",
-            marker={"symbol": "star", "size": 16, "color": WARNING_COLOUR},
-            text=[text],
-            textposition="bottom left" if chosen_false_rejects > 0.6 else "bottom right",
-            name="threshold",
-            hovertemplate=text.replace("<br>", ", ") + "<extra></extra>",
-        )
-    )
-    auc = roc_auc(labels, scores)
-    figure.update_layout(
-        title=title or f"ROC curve (test images), AUROC {auc:.3f}",
-        xaxis={
-            "title": "false-reject rate (good parts rejected)",
-            "range": [-0.02, 1.02],
-            "tickformat": ".0%",
-        },
-        yaxis={
-            "title": "defect recall (defects caught)",
-            "range": [-0.02, 1.05],
-            "tickformat": ".0%",
-        },
-        height=380,
-        margin=MARGIN,
-        showlegend=False,
-    )
-    return figure

@@ -6,30 +6,14 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from core import demo_tour, ui
-from tests.conftest import REPOSITORY_ROOT
 
-APP = str(REPOSITORY_ROOT / "app.py")
 TRAINING_TIMEOUT_SECONDS = 300
 
 
 @pytest.fixture
-def open_app(isolated_registry):
+def open_app(open_session):
     """Opens the app in fresh sessions; their jobs are cancelled afterwards."""
-    apps = []
-
-    def open_new():
-        app = AppTest.from_file(APP, default_timeout=120)
-        app.run()
-        apps.append(app)
-        return app
-
-    yield open_new
-    manager = ui.job_manager()
-    for app in apps:
-        token = app.session_state["linesight_session_token"]
-        for job in manager.jobs_for(token):
-            manager.cancel(token, job.job_id)
-            manager.wait(token, job.job_id, timeout=TRAINING_TIMEOUT_SECONDS)
+    return open_session
 
 
 def texts(elements) -> list[str]:

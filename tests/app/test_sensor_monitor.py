@@ -11,32 +11,15 @@ from core import ui
 from core.registry import ModelRegistry
 from tests.conftest import REPOSITORY_ROOT
 
-APP = str(REPOSITORY_ROOT / "app.py")
 PAGE = "pages/sensor_monitor.py"
 SENSORS = REPOSITORY_ROOT / "sample_data" / "sensors"
 TRAINING_TIMEOUT_SECONDS = 300
 
 
 @pytest.fixture
-def open_page(isolated_registry):
+def open_page(open_session):
     """Opens the sensor monitor in fresh sessions; their jobs are cancelled afterwards."""
-    apps = []
-
-    def open_new():
-        app = AppTest.from_file(APP, default_timeout=120)
-        app.run()
-        app.switch_page(PAGE).run()
-        assert not app.exception, app.exception
-        apps.append(app)
-        return app
-
-    yield open_new
-    manager = ui.job_manager()
-    for app in apps:
-        token = app.session_state["linesight_session_token"]
-        for job in manager.jobs_for(token):
-            manager.cancel(token, job.job_id)
-            manager.wait(token, job.job_id, timeout=TRAINING_TIMEOUT_SECONDS)
+    return lambda: open_session(PAGE)
 
 
 @pytest.fixture

@@ -13,35 +13,17 @@ from streamlit.testing.v1 import AppTest
 from core import gan_jobs, gan_training, image_sources, ui
 from core.data.images import load_image_zip
 from core.registry import ModelRegistry
-from tests.conftest import REPOSITORY_ROOT
 from tests.unit.test_gan_jobs import parts_zip
 
-APP = str(REPOSITORY_ROOT / "app.py")
 PAGE = "pages/synthetic.py"
 JOB_TIMEOUT_SECONDS = 600
 SAMPLE_CLASSES = ["crack", "inclusion", "ok", "pit", "scratch"]
 
 
 @pytest.fixture
-def open_page(isolated_registry):
+def open_page(open_session):
     """Opens the page in fresh sessions; their jobs are cancelled afterwards."""
-    apps = []
-
-    def open_new():
-        app = AppTest.from_file(APP, default_timeout=180)
-        app.run()
-        app.switch_page(PAGE).run()
-        assert not app.exception, app.exception
-        apps.append(app)
-        return app
-
-    yield open_new
-    manager = ui.job_manager()
-    for app in apps:
-        token = app.session_state["linesight_session_token"]
-        for job in manager.jobs_for(token):
-            manager.cancel(token, job.job_id)
-            manager.wait(token, job.job_id, timeout=JOB_TIMEOUT_SECONDS)
+    return lambda: open_session(PAGE, timeout=180)
 
 
 @pytest.fixture

@@ -23,7 +23,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from core.data.validation import describe_value
-from core.inference import BATCH_SIZE, PredictionBatch, check_image_batch
+from core.inference import BATCH_SIZE, PredictionBatch, check_image_batch, prediction_batch
 
 ANOMALY_CLASS = "anomaly"
 
@@ -273,27 +273,12 @@ class ImageAnomalyPredictor:
             files, image_size=self.image_size, channels=self.channels
         )
         scores = self.scores(images)
-        probabilities = self.probabilities_of(scores)
-        verdicts = self.verdicts(scores)
-        rows = []
-        for name, score, row, verdict in zip(names, scores, probabilities, verdicts, strict=True):
-            rows.append(
-                {
-                    "name": name,
-                    "predicted": self.class_names[verdict],
-                    "confidence": float(row[verdict]),
-                    "probabilities": {
-                        class_name: float(value)
-                        for class_name, value in zip(self.class_names, row, strict=True)
-                    },
-                    "score": float(score),
-                    "threshold": self.threshold,
-                }
-            )
-        return PredictionBatch(
-            rows=rows,
-            images=images,
-            rejected=list(rejected),
-            class_names=list(self.class_names),
-            probabilities=probabilities,
+        return prediction_batch(
+            self.class_names,
+            images,
+            names,
+            rejected,
+            self.probabilities_of(scores),
+            self.verdicts(scores),
+            {"score": scores, "threshold": self.threshold},
         )

@@ -81,6 +81,39 @@ def _check_image_size(image_size) -> tuple[int, int]:
     return int(image_size[0]), int(image_size[1])
 
 
+def prediction_batch(
+    class_names, images, names, rejected, probabilities, verdicts, extras=None
+) -> PredictionBatch:
+    """Builds a `PredictionBatch`: one row per image with its verdict, that class's probability
+    and every probability, plus `extras` (`{key: per-image array or one value}`)."""
+    extras = extras or {}
+    rows = []
+    for index, (name, row) in enumerate(zip(names, probabilities, strict=True)):
+        verdict = int(verdicts[index])
+        rows.append(
+            {
+                "name": name,
+                "predicted": class_names[verdict],
+                "confidence": float(row[verdict]),
+                "probabilities": {
+                    class_name: float(value)
+                    for class_name, value in zip(class_names, row, strict=True)
+                },
+            }
+            | {
+                key: float(value[index] if np.ndim(value) else value)
+                for key, value in extras.items()
+            }
+        )
+    return PredictionBatch(
+        rows=rows,
+        images=images,
+        rejected=list(rejected),
+        class_names=list(class_names),
+        probabilities=probabilities,
+    )
+
+
 def check_image_batch(images, image_size: tuple[int, int], channels: int) -> np.ndarray:
     """Returns `images` as an array after checking it is a batch `(N, H, W, C)` of numbers of
     the predictor's size (N may be 0).
@@ -257,30 +290,18 @@ class ImagePredictor:
         from core.decisions import verdict_indices
 
         probabilities = self.predict_arrays(images)
-        verdicts = verdict_indices(self, probabilities)
-        rule = self.decision_rule
-        defect_scores = rule.defect_scores(probabilities) if rule is not None else None
-        rows = []
-        for index, (name, row) in enumerate(zip(names, probabilities, strict=True)):
-            best = int(verdicts[index])
-            rows.append(
-                {
-                    "name": name,
-                    "predicted": self.class_names[best],
-                    "confidence": float(row[best]),
-                    "probabilities": {
-                        class_name: float(value)
-                        for class_name, value in zip(self.class_names, row, strict=True)
-                    },
-                }
-            )
-            if rule is not None:
-                rows[-1]["defect_score"] = float(defect_scores[index])
-                rows[-1]["threshold"] = rule.threshold
-        return PredictionBatch(
-            rows=rows,
-            images=images,
-            rejected=list(rejected),
-            class_names=list(self.class_names),
-            probabilities=probabilities,
+        extras = {}
+        if self.decision_rule is not None:
+            extras = {
+                "defect_score": self.decision_rule.defect_scores(probabilities),
+                "threshold": self.decision_rule.threshold,
+            }
+        return prediction_batch(
+            self.class_names,
+            images,
+            names,
+            rejected,
+            probabilities,
+            verdict_indices(self, probabilities),
+            extras,
         )

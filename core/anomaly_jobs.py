@@ -228,9 +228,7 @@ def result_summary(result) -> dict:
         "image_auroc": metrics["image_auroc"],
         "pixel_auroc": metrics.get("pixel_auroc"),
         "threshold": result.threshold,
-        # The same words as the registered metadata's `extra.threshold_rule`.
-        "threshold_rule": f"quantile {config.threshold_quantile} of the scores of the "
-        f"{good_validation} good validation images",
+        "threshold_rule": result.threshold_rule,
         "false_reject_rate": metrics["false_reject_rate"],
         "defect_recall": metrics["defect_recall"],
         "defect_class_auroc": dict(metrics.get("defect_class_auroc", {})),

@@ -67,16 +67,12 @@ def _model_good_class(record, good_class: str | None) -> str:
 
 
 def _defect_scores(registry, record, images: np.ndarray, good_class: str) -> np.ndarray:
+    from core.image_workflow import predictor_for
+
     model, metadata = registry.load(record.reference)
+    predictor = predictor_for(model, metadata, warmup=False)
     if metadata["task"] == ANOMALY_TASK:
-        # Imported here: the module loads TensorFlow-backed models.
-        from core.image_anomaly_inference import ImageAnomalyPredictor
-
-        predictor = ImageAnomalyPredictor.from_registry_record(model, metadata, warmup=False)
         return np.asarray(predictor.scores(images), dtype=np.float64)
-    from core.inference import ImagePredictor
-
-    predictor = ImagePredictor.from_registry_record(model, metadata, warmup=False)
     probabilities = predictor.predict_arrays(images).astype(np.float64)
     good_index = predictor.class_names.index(good_class)
     return np.clip(1.0 - probabilities[:, good_index], 0.0, 1.0)

@@ -182,6 +182,14 @@ class ImageAnomalyRunResult:
         return self.dataset.class_names.index(self.config.good_class)
 
     @property
+    def threshold_rule(self) -> str:
+        """How the threshold was set, in words (stored as the metadata's `extra.threshold_rule`)."""
+        return (
+            f"quantile {self.config.threshold_quantile} of the scores of the "
+            f"{len(self.validation_scores)} good validation images"
+        )
+
+    @property
     def defect_classes(self) -> list[str]:
         return [name for name in self.dataset.class_names if name != self.config.good_class]
 
@@ -346,8 +354,7 @@ def image_anomaly_metadata(result: ImageAnomalyRunResult, *, owner: str | None =
             "score_scale": result.score_scale,
             "good_class": config.good_class,
             "defect_classes": result.defect_classes,
-            "threshold_rule": f"quantile {config.threshold_quantile} of the scores of the "
-            f"{good_validation} good validation images",
+            "threshold_rule": result.threshold_rule,
             "score_kind": "anomaly_score",
             "model": result.model.name,
             "dataset": {

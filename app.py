@@ -1,7 +1,7 @@
 """LineSight dashboard: routes over the files in pages/ with st.navigation.
 
 With `[auth]` in .streamlit/secrets.toml, a session that is not logged in is routed to the login
-page only, whatever URL it asks for (see `core.access`).
+page only, whatever URL it asks for (see `core.access.policy`).
 """
 
 import numpy as np

@@ -25,7 +25,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from core.data.cmapss import load_cmapss, load_cmapss_test
-from core.series_training import SeriesTrainingConfig, train_series_model
+from core.engine.series_training import SeriesTrainingConfig, train_series_model
 
 DEFAULT_DATA = Path("/work/shared/data/cmapss_fd001")
 

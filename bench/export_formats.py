@@ -1,9 +1,9 @@
 """Accuracy and size of every export format of a registered image model, on its test split.
 
 Registers the bundled demo models in a temporary registry (or uses `--registry`), then runs
-`core.export_check.check_exports`: the model's own seeded split, `.keras` against float32, float16
-and int8 TensorFlow Lite (int8 calibrated on the training split). Prints one JSON line. The same
-check is `python -m core models check-export NAME --data PATH`.
+`core.deploy.export_check.check_exports`: the model's own seeded split, `.keras` against float32,
+float16 and int8 TensorFlow Lite (int8 calibrated on the training split). Prints one JSON line. The
+same check is `python -m core models check-export NAME --data PATH`.
 
 Usage:
     python bench/export_formats.py [--model demo-defect-cnn] [--data sample_data/images]
@@ -21,9 +21,9 @@ from pathlib import Path
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from core.demo_models import ensure_demo_models
-from core.export_check import check_exports
-from core.registry import ModelRegistry
+from core.demo.models import ensure_demo_models
+from core.deploy.export_check import check_exports
+from core.registry.store import ModelRegistry
 
 
 def main() -> None:

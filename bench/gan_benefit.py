@@ -2,10 +2,10 @@
 
 Trains the class-conditional GAN on `--gan-per-class` real images per class (after holding a
 quarter of every class out), registers it in a temporary registry, then runs
-`core.gan_benefit.run_gan_benefit`: a classifier on `--real-per-class` real images per class
-against the same plus `--synthetic-per-class` GAN images per class, both scored on the held-out
-real images the GAN never saw, repeated `--repeats` times; plus the fidelity check. Prints the
-report as one JSON line (timings included) and writes the last sample grid as a PNG.
+`core.decisions.gan_benefit.run_gan_benefit`: a classifier on `--real-per-class` real images per
+class against the same plus `--synthetic-per-class` GAN images per class, both scored on the
+held-out real images the GAN never saw, repeated `--repeats` times; plus the fidelity check. Prints
+the report as one JSON line (timings included) and writes the last sample grid as a PNG.
 
 Usage:
     python bench/gan_benefit.py --data sample_data/images
@@ -26,9 +26,9 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from core.data.images import load_images
-from core.gan_benefit import run_gan_benefit
-from core.gan_training import GanTrainingConfig, run_gan_training, save_gan_run
-from core.registry import ModelRegistry
+from core.decisions.gan_benefit import run_gan_benefit
+from core.engine.gan_training import GanTrainingConfig, run_gan_training, save_gan_run
+from core.registry.store import ModelRegistry
 
 
 class Printer:

@@ -30,10 +30,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import numpy as np
 
-from core import explain
 from core.data.images import load_images
 from core.data.splits import stratified_split
-from core.training import ImageTrainingConfig
+from core.engine.image_training import ImageTrainingConfig
+from core.inference import explain
 
 DEFAULT_DATA = Path("/work/shared/data/neu_det")
 

@@ -2,7 +2,7 @@
 
 Renders N synthetic steel-surface images (`core.data.synthetic_images`, 5 classes, grayscale
 PNG files, 64x64 by default) once for the largest N, then for each N trains with
-`core.image_streaming.run_streaming_image_training` on a manifest listing the first N files.
+`core.engine.image_streaming.run_streaming_image_training` on a manifest listing the first N files.
 Each run happens in a fresh Python process, so its peak resident memory (the child's own
 `ru_maxrss`) belongs to that run alone. Early stopping is off, so every run trains the same
 number of epochs. Optionally the largest N is also trained in memory (`run_image_training`) for
@@ -97,9 +97,9 @@ def write_manifest(root: Path, count: int) -> Path:
 
 def run_child(manifest: Path, mode: str, options: argparse.Namespace) -> dict:
     """Trains once on `manifest` ("stream" or "memory") and returns the measurements."""
-    from core.image_streaming import run_streaming_image_training
-    from core.image_workflow import run_image_training
-    from core.training import ImageTrainingConfig
+    from core.engine.image_streaming import run_streaming_image_training
+    from core.engine.image_training import ImageTrainingConfig
+    from core.workflows.image import run_image_training
 
     config = ImageTrainingConfig(
         model=options.model,

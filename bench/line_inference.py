@@ -2,7 +2,7 @@
 
 Copies the sample images (sample_data/images, 800 PNGs of 128x128) under new names into a temporary
 folder until it holds N images, then predicts them with the demo model `demo-defect-cnn` into a
-Parquet file through `core.line_inference.predict_to_outputs`. Each run is a fresh process, so
+Parquet file through `core.inference.line.predict_to_outputs`. Each run is a fresh process, so
 its peak resident memory (`ru_maxrss`) is its own. For comparison, `--compare-in-memory` also
 runs the in-memory way (every file's bytes and every decoded image in memory at once, as
 `predict` did before streaming). Bounded memory shows as a peak that stays flat as N grows.
@@ -48,10 +48,10 @@ def peak_rss_megabytes() -> float:
 
 def run_once(folder: Path, registry: Path, mode: str, batch_size: int) -> dict:
     """Predicts every image of `folder` in this process and returns the measurements."""
-    from core.demo_models import ensure_demo_models
-    from core.image_workflow import load_predictor
-    from core.line_inference import predict_to_outputs
-    from core.registry import ModelRegistry
+    from core.demo.models import ensure_demo_models
+    from core.inference.line import predict_to_outputs
+    from core.registry.store import ModelRegistry
+    from core.workflows.image import load_predictor
 
     model_registry = ModelRegistry(registry)
     ensure_demo_models(model_registry)

@@ -29,7 +29,7 @@ import numpy as np
 
 from core.data.images import load_images
 from core.data.splits import stratified_split
-from core.training import ImageTrainingConfig, train_image_classifier
+from core.engine.image_training import ImageTrainingConfig, train_image_classifier
 
 DEFAULT_DATA = Path("/work/shared/data/neu_det")
 

@@ -31,7 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import numpy as np
 from PIL import Image
 
-from core.inference import ImagePredictor
+from core.inference.classifier import ImagePredictor
 
 
 def load_model(arguments) -> tuple[object, list[str], tuple[int, int], int, str]:
@@ -44,7 +44,7 @@ def load_model(arguments) -> tuple[object, list[str], tuple[int, int], int, str]
         classes = [f"class_{index}" for index in range(model.outputs[0].shape[-1])]
         return model, classes, (height, width), channels, f"file {arguments.model}"
 
-    from core.registry import ModelRegistry, resolve_registry_directory
+    from core.registry.store import ModelRegistry, resolve_registry_directory
 
     registry = ModelRegistry(resolve_registry_directory(arguments.registry))
     records = [
@@ -58,8 +58,8 @@ def load_model(arguments) -> tuple[object, list[str], tuple[int, int], int, str]
         height, width, channels = metadata["input_shape"]
         return model, metadata["classes"], (height, width), channels, f"registry {newest.reference}"
 
+    from core.engine.image_training import ImageTrainingConfig
     from core.models.image import build_image_model
-    from core.training import ImageTrainingConfig
 
     config = ImageTrainingConfig()
     keras.utils.set_random_seed(0)

@@ -31,8 +31,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import numpy as np
 
+from core.engine.image_training import ImageTrainingConfig, train_image_classifier
 from core.models.image import build_image_model
-from core.training import ImageTrainingConfig, train_image_classifier
 
 
 class EpochClock:

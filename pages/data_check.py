@@ -3,7 +3,8 @@
 import pandas as pd
 import streamlit as st
 
-from core import charts, ui
+from core import ui
+from core.charts import common as charts
 
 ui.require_login()
 

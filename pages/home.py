@@ -2,7 +2,9 @@
 
 import streamlit as st
 
-from core import charts, demo_tour, ui
+from core import ui
+from core.charts import common as charts
+from core.demo import tour as demo_tour
 
 ui.require_login()
 

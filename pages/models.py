@@ -1,13 +1,16 @@
 """Models: the registry as a table, side-by-side comparison, export downloads and deletion.
 
-With login on (`[auth]` in the secrets), only a model's owner may delete it (`core.access`).
+With login on (`[auth]` in the secrets), only a model's owner may delete it (`core.access.policy`).
 """
 
 import streamlit as st
 
-from core import access, charts, model_catalog, ui
-from core.demo_models import bundled_demo_models
-from core.export import MAX_REPRESENTATIVE_ITEMS
+from core import ui
+from core.access import policy as access
+from core.charts import common as charts
+from core.demo.models import bundled_demo_models
+from core.deploy.export import MAX_REPRESENTATIVE_ITEMS
+from core.registry import catalog as model_catalog
 
 COMPARISON_COLUMNS = 3
 PENDING_DELETE_KEY = "models_pending_delete"

@@ -1,16 +1,20 @@
 """Operating point: choose an image model's reject threshold from what mistakes cost.
 
 The engineer enters the cost of a missed defect, the cost of a false reject and the line's defect
-rate; `core.decision_data.set_operating_point` scores the model's validation images, picks the
-threshold of least expected cost and stores it with the model version, where spot check and
-batch predict find it.
+rate; `core.decisions.operating_point_data.set_operating_point` scores the model's validation
+images, picks the threshold of least expected cost and stores it with the model version, where spot
+check and batch predict find it.
 """
 
 import streamlit as st
 
-from core import access, charts_decisions, decision_data, model_catalog, ui
-from core.demo_models import DEMO_IMAGE_MODEL
-from core.operating_point import load_operating_point
+from core import ui
+from core.access import policy as access
+from core.charts import decisions as charts_decisions
+from core.decisions import operating_point_data as decision_data
+from core.decisions.operating_point import load_operating_point
+from core.demo.models import DEMO_IMAGE_MODEL
+from core.registry import catalog as model_catalog
 
 ui.require_login()
 

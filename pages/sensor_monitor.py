@@ -2,20 +2,18 @@
 
 import streamlit as st
 
-from core import (
-    charts,
-    charts_anomaly,
-    charts_series,
-    charts_training,
-    sensor_jobs,
-    sensor_results,
-    ui,
-)
-from core import sensor_sources as sources
-from core.demo_models import DEMO_RUL_MODEL
-from core.jobs import JobRefused
-from core.maintenance import predictions_csv
-from core.series_workflow import save_series_run
+from core import ui
+from core.charts import common as charts
+from core.charts import series as charts_series
+from core.charts import series_anomaly as charts_anomaly
+from core.charts import training as charts_training
+from core.data import sensor_sources as sources
+from core.decisions.maintenance import predictions_csv
+from core.demo.models import DEMO_RUL_MODEL
+from core.jobs import sensor as sensor_jobs
+from core.jobs import sensor_results
+from core.jobs.manager import JobRefused
+from core.workflows.series import save_series_run
 
 ui.require_login()
 ui.demo_tour_banner("sensors")

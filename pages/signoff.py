@@ -3,18 +3,20 @@
 import pandas as pd
 import streamlit as st
 
-from core import access, charts_robustness, ui
-from core.demo_models import DEMO_IMAGE_MODEL
-from core.image_test_split import IMAGE_TASKS
-from core.model_catalog import calibration_source
-from core.registry_attachments import (
+from core import ui
+from core.access import policy as access
+from core.charts import robustness as charts_robustness
+from core.decisions.robustness import run_robustness
+from core.decisions.signoff_report import make_signoff_report
+from core.demo.models import DEMO_IMAGE_MODEL
+from core.registry.attachments import (
     ROBUSTNESS,
     SIGNOFF_REPORT,
     read_attachment,
     read_json_attachment,
 )
-from core.robustness import run_robustness
-from core.signoff_report import make_signoff_report
+from core.registry.catalog import calibration_source
+from core.workflows.image_test_split import IMAGE_TASKS
 
 ui.require_login()
 

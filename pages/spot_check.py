@@ -3,11 +3,13 @@ for a classifier, the anomaly map for an anomaly model)."""
 
 import streamlit as st
 
-from core import charts, model_catalog, ui
-from core import spot_check as checks
-from core.decisions import decision_summary
-from core.demo_models import DEMO_IMAGE_MODEL
-from core.maintenance import predictions_csv
+from core import ui
+from core.charts import common as charts
+from core.decisions.maintenance import predictions_csv
+from core.demo.models import DEMO_IMAGE_MODEL
+from core.inference import spot_check as checks
+from core.inference.verdicts import decision_summary
+from core.registry import catalog as model_catalog
 
 ui.require_login()
 ui.demo_tour_banner("spot_check")

@@ -5,8 +5,13 @@ import json
 import pandas as pd
 import streamlit as st
 
-from core import charts, charts_gan, gan_generation, gan_jobs, gan_training, image_jobs, ui
-from core.jobs import JobRefused
+from core import ui
+from core.charts import common as charts
+from core.charts import gan as charts_gan
+from core.engine import gan_generation, gan_training
+from core.jobs import gan as gan_jobs
+from core.jobs import image as image_jobs
+from core.jobs.manager import JobRefused
 
 ui.require_login()
 

@@ -3,9 +3,12 @@
 import pandas as pd
 import streamlit as st
 
-from core import charts, charts_training, image_jobs, ui
-from core.image_workflow import save_image_run
-from core.jobs import JobRefused
+from core import ui
+from core.charts import common as charts
+from core.charts import training as charts_training
+from core.jobs import image as image_jobs
+from core.jobs.manager import JobRefused
+from core.workflows.image import save_image_run
 
 ui.require_login()
 ui.demo_tour_banner("training")

@@ -4,8 +4,8 @@
 `filename,label` manifest, junk files skipped the same way), then decodes each file once with
 `decode_image`, at the training size, to reject unreadable ones with the same reasons. Only one
 decoded image exists at a time, so checking 100,000 files needs no more memory than checking one.
-Training then reads the files again, batch by batch (`core.image_streaming`). Only numpy, pandas
-and pillow are used: the dashboard's home page imports this module without TensorFlow.
+Training then reads the files again, batch by batch (`core.engine.image_streaming`). Only numpy,
+pandas and pillow are used: the dashboard's home page imports this module without TensorFlow.
 
 Example:
 

@@ -12,7 +12,7 @@ Two methods, both from scratch (no pretrained weights):
 
 Every saved model takes raw 0-255 pixels `(batch, H, W, C)` and returns the anomaly map
 `(batch, H, W, 1)` (float32, higher = more anomalous); the image score is its maximum
-(`core.image_anomaly_inference`). Only standard Keras layers (no `Lambda`, no custom layer):
+(`core.inference.image_anomaly`). Only standard Keras layers (no `Lambda`, no custom layer):
 the fitted statistics are weights of `EinsumDense` and `Normalization` layers, so the `.keras`
 file alone reproduces the maps and loads with `keras.saving.load_model(..., safe_mode=True)`.
 
@@ -29,7 +29,7 @@ from collections.abc import Iterable, Sequence
 
 import numpy as np
 
-from core.config_checks import is_integer
+from core.data.config_checks import is_integer
 from core.data.validation import describe_value
 
 ANOMALY_METHODS = ("autoencoder", "feature-gaussian")
@@ -193,7 +193,7 @@ def build_reconstruction_map_model(
     Args:
         autoencoder: A model from `build_convolutional_autoencoder` (trained).
         error_maps: float `(N, H, W, 1)` channel-mean squared errors of good training images
-            (`core.image_anomaly_fitting.reconstruction_errors`): their per-pixel mean and
+            (`core.engine.image_anomaly_fitting.reconstruction_errors`): their per-pixel mean and
             variance z-score the map.
         smoothing: Box-filter size applied twice to the map; 1 (the default) disables it.
 

@@ -2,9 +2,10 @@
 
 An autoencoder squeezes a window of normalised sensor readings (window, features) through a small
 bottleneck and rebuilds it. Trained on healthy data only, it rebuilds healthy behaviour well and
-abnormal readings badly: the reconstruction error is the anomaly score (`core.series_anomaly`).
-Models hold Keras layers only (no `Lambda`): they reload with `keras.saving.load_model(...,
-safe_mode=True)`. Builders return uncompiled models; the optimizer belongs to training.
+abnormal readings badly: the reconstruction error is the anomaly score
+(`core.engine.series_anomaly`). Models hold Keras layers only (no `Lambda`): they reload with
+`keras.saving.load_model(..., safe_mode=True)`. Builders return uncompiled models; the optimizer
+belongs to training.
 
 Example:
     >>> model = build_sequence_autoencoder(30, 11)

@@ -1,7 +1,7 @@
 """The one bridge between `core` and Streamlit: pages call `ui.<function>`.
 
 - `core.ui.session`: the session token that owns uploads and jobs, the login gate and the
-  current user (`core.access`), and two fixes to Streamlit's run loop applied on import.
+  current user (`core.access.policy`), and two fixes to Streamlit's run loop applied on import.
 - `core.ui.caches`: engine objects shared across users (registry, job manager, predictors,
   inspected data).
 - `core.ui.widgets`: widgets shared by pages (remembered values, checked uploads, the image

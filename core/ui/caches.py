@@ -11,7 +11,7 @@ import os
 
 import streamlit as st
 
-from core import access
+from core.access import policy as access
 from core.data import bundled
 
 MAX_RUNNING_JOBS_VARIABLE = "LINESIGHT_MAX_RUNNING_JOBS"
@@ -20,8 +20,8 @@ MAX_QUEUED_JOBS_VARIABLE = "LINESIGHT_MAX_QUEUED_JOBS"
 
 @st.cache_resource(show_spinner=False)
 def _registry(directory: str):
-    from core.demo_models import ensure_demo_models
-    from core.registry import ModelRegistry
+    from core.demo.models import ensure_demo_models
+    from core.registry.store import ModelRegistry
 
     registry = ModelRegistry(directory)
     ensure_demo_models(registry)
@@ -30,7 +30,7 @@ def _registry(directory: str):
 
 def registry():
     """The model registry (LINESIGHT_REGISTRY or ./registry), demo models registered once."""
-    from core.registry import resolve_registry_directory
+    from core.registry.store import resolve_registry_directory
 
     return _registry(str(resolve_registry_directory()))
 
@@ -38,7 +38,7 @@ def registry():
 @st.cache_resource(show_spinner=False)
 def job_manager():
     """The process-wide job manager; its bounds come from LINESIGHT_MAX_RUNNING/QUEUED_JOBS."""
-    from core.jobs import JobManager
+    from core.jobs.manager import JobManager
 
     return JobManager(
         max_running=int(os.environ.get(MAX_RUNNING_JOBS_VARIABLE, "1")),
@@ -49,8 +49,8 @@ def job_manager():
 @st.cache_resource(show_spinner=False, max_entries=8)
 def _predictor(registry_directory: str, reference: str, modified: float):
     # `modified` is part of the cache key: a re-saved version is loaded again.
-    from core.image_workflow import load_predictor
-    from core.registry import ModelRegistry
+    from core.registry.store import ModelRegistry
+    from core.workflows.image import load_predictor
 
     return load_predictor(ModelRegistry(registry_directory), reference, operating_point=False)
 
@@ -58,7 +58,7 @@ def _predictor(registry_directory: str, reference: str, modified: float):
 def predictor(reference: str):
     """A warmed-up image predictor (classifier or anomaly model) and metadata, cached per
     version; the version's stored operating point, read afresh, decides its verdicts."""
-    from core.decisions import with_operating_point
+    from core.inference.verdicts import with_operating_point
 
     record = registry().get(reference)
     modified = record.model_path.stat().st_mtime
@@ -68,8 +68,8 @@ def predictor(reference: str):
 
 @st.cache_resource(show_spinner=False, max_entries=8)
 def _series_predictor(registry_directory: str, reference: str, modified: float):
-    from core.registry import ModelRegistry
-    from core.series_workflow import load_series_predictor
+    from core.registry.store import ModelRegistry
+    from core.workflows.series import load_series_predictor
 
     return load_series_predictor(ModelRegistry(registry_directory), reference)
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from core.image_jobs import job_labels, job_rows, queue_text
+from core.jobs.image import job_labels, job_rows, queue_text
 
 
 def job_picker(manager, token: str, jobs: list, key: str):

@@ -1,7 +1,7 @@
 """Per-session identity and the login gate, and two fixes to Streamlit's run loop.
 
 Per user (`st.session_state`): the session token that owns uploads and jobs. Access
-(`core.access`): the login gate when `[auth]` is in the secrets and the current user.
+(`core.access.policy`): the login gate when `[auth]` is in the secrets and the current user.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import uuid
 import streamlit as st
 from streamlit.errors import StreamlitAuthError, StreamlitSecretNotFoundError
 
-from core import access
+from core.access import policy as access
 
 SESSION_TOKEN_KEY = "linesight_session_token"
 LOGOUT_KEY = "access_logout"

@@ -1,4 +1,4 @@
-"""The guided demo's banner on each page of the tour (`core.demo_tour`)."""
+"""The guided demo's banner on each page of the tour (`core.demo.tour`)."""
 
 from __future__ import annotations
 
@@ -9,18 +9,18 @@ from core.ui.session import session_token
 
 
 def demo_tour_banner(step_key: str) -> None:
-    """While the guided demo runs (`core.demo_tour`), shows this page's step, what to do and
+    """While the guided demo runs (`core.demo.tour`), shows this page's step, what to do and
     what to look at, with "Next" (presets the next page, then opens it) and "End demo".
 
     On the training page the step is "training" until the session's newest job has results,
     then "results" (its save name preset to the tour's model name).
     """
-    from core import demo_tour
+    from core.demo import tour as demo_tour
 
     if st.session_state.get(demo_tour.TOUR_STATE_KEY) is None:
         return
     if step_key == demo_tour.TRAINING:
-        from core import image_jobs
+        from core.jobs import image as image_jobs
 
         job = next(iter(image_jobs.training_jobs(job_manager(), session_token())), None)
         best_epoch = job.result.training.best_epoch if job and job.result else None

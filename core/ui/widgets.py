@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from core import access
+from core.access import policy as access
 
 
 def remembered_widget(remembered: dict, factory, label: str, key: str, default, **options):
@@ -54,7 +54,8 @@ def _checked(files) -> tuple[list[tuple[str, bytes]], list[str]]:
 def checked_uploads(files) -> list[tuple[str, bytes]]:
     """The uploaded files within their per-type size limits, as `(name, bytes)` pairs.
 
-    Each refused file is shown as an error (`core.access.check_upload` message); the others go on.
+    Each refused file is shown as an error (`core.access.policy.check_upload` message); the others
+    go on.
 
     Args:
         files: `st.file_uploader` files (one `UploadedFile`, a list of them, or None).
@@ -125,7 +126,7 @@ def image_source_picker(remembered: dict, uploads: dict, prefix: str, label: str
         `(source, summary)`: the `ImageSource` and `image_sources.dataset_summary` of the chosen
         data, or `(None, None)` while there is none or it cannot be read.
     """
-    from core import image_sources
+    from core.data import image_sources
 
     choice = remembered_widget(
         remembered, st.radio, label, f"{prefix}_source", "Bundled sample",

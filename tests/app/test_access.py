@@ -13,7 +13,7 @@ import streamlit
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
-from core import access
+from core.access import policy as access
 from tests.conftest import REPOSITORY_ROOT
 
 APP = str(REPOSITORY_ROOT / "app.py")

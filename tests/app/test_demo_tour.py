@@ -5,7 +5,8 @@ import time
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from core import demo_tour, ui
+from core import ui
+from core.demo import tour as demo_tour
 
 TRAINING_TIMEOUT_SECONDS = 300
 

@@ -6,9 +6,9 @@ import sys
 
 from streamlit.testing.v1 import AppTest
 
-from core.demo_models import bundled_demo_models, ensure_demo_models
-from core.registry import ModelRegistry
-from core.registry_attachments import OPERATING_POINT, write_json_attachment
+from core.demo.models import bundled_demo_models, ensure_demo_models
+from core.registry.attachments import OPERATING_POINT, write_json_attachment
+from core.registry.store import ModelRegistry
 from tests.app.test_access import ALICE, AUTH
 from tests.conftest import REPOSITORY_ROOT
 

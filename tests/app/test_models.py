@@ -4,7 +4,7 @@ import json
 
 from streamlit.testing.v1 import AppTest
 
-from core.demo_models import DEMO_IMAGE_MODEL, bundled_demo_models
+from core.demo.models import DEMO_IMAGE_MODEL, bundled_demo_models
 from tests.conftest import REPOSITORY_ROOT
 
 APP = str(REPOSITORY_ROOT / "app.py")

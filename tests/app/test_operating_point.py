@@ -7,8 +7,8 @@ import pytest
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
-from core.demo_models import DEMO_IMAGE_MODEL
-from core.registry_attachments import OPERATING_POINT
+from core.demo.models import DEMO_IMAGE_MODEL
+from core.registry.attachments import OPERATING_POINT
 from tests.conftest import REPOSITORY_ROOT
 
 APP = str(REPOSITORY_ROOT / "app.py")
@@ -106,7 +106,7 @@ def register_model_without_ok(registry_directory, data_folder) -> str:
     """Registers a tiny 8x8 classifier of classes 'good' and 'scratch' trained on nothing."""
     import keras
 
-    from core.registry import ModelRegistry
+    from core.registry.store import ModelRegistry
 
     for name, brightness in (("good", 20), ("scratch", 220)):
         (data_folder / name).mkdir(parents=True)

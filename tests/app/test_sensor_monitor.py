@@ -8,7 +8,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from core import ui
-from core.registry import ModelRegistry
+from core.registry.store import ModelRegistry
 from tests.conftest import REPOSITORY_ROOT
 
 PAGE = "pages/sensor_monitor.py"
@@ -246,8 +246,8 @@ def test_anomaly_training_on_the_live_series_shows_the_timeline(open_page):
 
 @pytest.mark.slow
 def test_a_saved_model_scores_the_test_units(open_page, isolated_registry):
-    from core.series_training import SeriesTrainingConfig
-    from core.series_workflow import run_series_training, save_series_run
+    from core.engine.series_training import SeriesTrainingConfig
+    from core.workflows.series import run_series_training, save_series_run
 
     result = run_series_training(
         str(SENSORS / "train.csv"), SeriesTrainingConfig(model="conv1d", epochs=1, window=20)

@@ -9,7 +9,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from core.data.bundled import sample_data_directory
-from core.demo_models import DEMO_IMAGE_MODEL
+from core.demo.models import DEMO_IMAGE_MODEL
 from tests.conftest import REPOSITORY_ROOT
 
 APP = str(REPOSITORY_ROOT / "app.py")

@@ -142,8 +142,8 @@ def test_a_large_zip_shows_a_grid_of_the_first_images_and_all_rows(isolated_regi
 
 def test_a_stored_operating_point_decides_the_verdicts(isolated_registry):
     """Threshold 0 on the defect score: every part is rejected, whatever the top class."""
-    from core.registry import ModelRegistry
-    from core.registry_attachments import OPERATING_POINT, write_json_attachment
+    from core.registry.attachments import OPERATING_POINT, write_json_attachment
+    from core.registry.store import ModelRegistry
 
     app = open_page(isolated_registry)  # Registers the demo models in the isolated registry.
     app.toggle(key="spot_check_samples").set_value(True).run()

@@ -10,9 +10,12 @@ import pytest
 from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
 from streamlit.testing.v1 import AppTest
 
-from core import gan_jobs, gan_training, image_sources, ui
+from core import ui
+from core.data import image_sources
 from core.data.images import load_image_zip
-from core.registry import ModelRegistry
+from core.engine import gan_training
+from core.jobs import gan as gan_jobs
+from core.registry.store import ModelRegistry
 from tests.unit.test_gan_jobs import parts_zip
 
 PAGE = "pages/synthetic.py"

@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
-from core.registry import ModelRegistry
+from core.registry.store import ModelRegistry
 
 PAGE = "pages/train_anomaly.py"
 TRAINING_TIMEOUT_SECONDS = 300

@@ -12,7 +12,7 @@ from PIL import Image
 from streamlit.testing.v1 import AppTest
 
 from core import ui
-from core.registry import ModelRegistry
+from core.registry.store import ModelRegistry
 
 PAGE = "pages/train_images.py"
 TRAINING_TIMEOUT_SECONDS = 300

@@ -10,7 +10,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from core.demo_models import bundled_demo_models
+from core.demo.models import bundled_demo_models
 from tests.e2e.conftest import SCREENSHOT_DIRECTORY, wait_for_app_idle
 
 pytestmark = pytest.mark.e2e

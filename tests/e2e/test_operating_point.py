@@ -9,8 +9,8 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from core.demo_models import DEMO_IMAGE_MODEL
-from core.registry_attachments import OPERATING_POINT
+from core.demo.models import DEMO_IMAGE_MODEL
+from core.registry.attachments import OPERATING_POINT
 from tests.e2e.conftest import wait_for_app_idle
 
 pytestmark = pytest.mark.e2e

@@ -12,7 +12,7 @@ import uuid
 import pytest
 from playwright.sync_api import expect
 
-from core.registry import ModelRegistry
+from core.registry.store import ModelRegistry
 from tests.e2e.conftest import SCREENSHOT_DIRECTORY, wait_for_app_idle
 from tests.e2e.test_spot_check import wait_for_images
 

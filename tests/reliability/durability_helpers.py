@@ -13,7 +13,7 @@ import time
 
 import numpy as np
 
-from core.registry import STAGING_DIRECTORY, ModelRegistry
+from core.registry.store import STAGING_DIRECTORY, ModelRegistry
 from tests.unit.registry_helpers import SAMPLE, make_metadata
 
 WRITERS = 8

@@ -16,13 +16,12 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from core import sensor_sources
-from core.data import series_io
+from core.data import sensor_sources, series_io
 from core.data.images import load_uploaded_images
 from core.data.inspection import inspect_uploads
 from core.data.series import load_series
-from core.maintenance import predictions_csv
-from core.prediction_writers import CsvRowWriter
+from core.decisions.maintenance import predictions_csv
+from core.inference.writers import CsvRowWriter
 
 GOOD = b"unit,cycle,s1,s2\n1,1,0.5,10\n1,2,0.6,11\n2,1,0.4,12\n2,2,0.5,13\n"
 LATIN_1 = "unit,cycle,température,état\n1,1,20.5,marche\n1,2,21.0,arrêt\n".encode("latin-1")

@@ -14,7 +14,7 @@ import zipfile
 import pytest
 from PIL import Image
 
-from core import sensor_sources
+from core.data import sensor_sources
 from core.data.images import load_image_folder, load_image_zip, load_uploaded_images
 from core.data.inspection import inspect_path, inspect_uploads
 from core.data.series import load_series
@@ -142,8 +142,8 @@ def test_sensor_loaders_refuse_model_files(name):
 @pytest.mark.slow  # Imports TensorFlow: about 8 s on its own.
 def test_spot_check_refuses_a_real_keras_file_and_predicts_the_images(tmp_path):
     keras = pytest.importorskip("keras")
-    from core import spot_check as checks
-    from core.inference import ImagePredictor
+    from core.inference import spot_check as checks
+    from core.inference.classifier import ImagePredictor
 
     inputs = keras.Input((8, 8, 1))
     outputs = keras.layers.Dense(2, activation="softmax")(keras.layers.Flatten()(inputs))

@@ -50,11 +50,11 @@ def main(argv: list[str] | None = None) -> None:
         )
     import keras
 
-    from core.distribution import make_strategy
-    from core.image_pipeline import make_training_datasets
-    from core.inference import ImagePredictor
-    from core.multiworker_training import fit_multiworker
-    from core.training import ImageTrainingConfig, fit_image_classifier
+    from core.engine.distribution import make_strategy
+    from core.engine.image_pipeline import make_training_datasets
+    from core.engine.image_training import ImageTrainingConfig, fit_image_classifier
+    from core.engine.multiworker import fit_multiworker
+    from core.inference.classifier import ImagePredictor
 
     config = ImageTrainingConfig(
         model="seed_cnn",

@@ -5,9 +5,10 @@ from pathlib import Path
 
 import pytest
 
-from core import access, model_catalog
-from core.access import MB
-from core.registry_metadata import ModelRecord
+from core.access import policy as access
+from core.access.policy import MB
+from core.registry import catalog as model_catalog
+from core.registry.metadata import ModelRecord
 from tests.conftest import REPOSITORY_ROOT
 
 COMPLETE_AUTH = {
@@ -127,7 +128,7 @@ def test_the_refusal_names_each_version_owned_by_someone_else():
 
 def test_delete_models_refuses_other_owners_and_deletes_only_checked_versions(tmp_path):
     pytest.importorskip("keras")
-    from core.registry import ModelRegistry
+    from core.registry.store import ModelRegistry
     from tests.unit.registry_helpers import make_metadata, make_model
 
     registry = ModelRegistry(tmp_path / "registry")

@@ -9,13 +9,13 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from core import anomaly_jobs
+from core.data.image_sources import ImageSource, sample_image_source, zip_image_source
 from core.data.masks import bundled_mask_directory
-from core.image_anomaly_training import ImageAnomalyConfig, ImageAnomalyRunResult
-from core.image_sources import ImageSource, sample_image_source, zip_image_source
-from core.jobs import JobManager, JobProgress
-from core.progress import CancellationToken
-from core.registry_metadata import validate_model_name
+from core.engine.image_anomaly_training import ImageAnomalyConfig, ImageAnomalyRunResult
+from core.engine.progress import CancellationToken
+from core.jobs import image_anomaly as anomaly_jobs
+from core.jobs.manager import JobManager, JobProgress
+from core.registry.metadata import validate_model_name
 
 
 def png_bytes(pixels: np.ndarray) -> bytes:

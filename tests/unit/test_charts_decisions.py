@@ -4,8 +4,8 @@ import json
 
 import pytest
 
-from core import charts_decisions
-from core.operating_point import cost_curve, minimum_cost_index
+from core.charts import decisions as charts_decisions
+from core.decisions.operating_point import cost_curve, minimum_cost_index
 
 LABELS = [0, 0, 0, 0, 1, 1, 1, 1]
 SCORES = [0.1, 0.2, 0.3, 0.6, 0.4, 0.5, 0.7, 0.9]

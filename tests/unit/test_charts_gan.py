@@ -1,8 +1,8 @@
-"""Tests for core.charts_gan: GAN loss curves and the "does it help" figures."""
+"""Tests for core.charts.gan: GAN loss curves and the "does it help" figures."""
 
 import pytest
 
-from core import charts_gan
+from core.charts import gan as charts_gan
 from tests.unit.test_gan_jobs import report_of
 
 HISTORY = {

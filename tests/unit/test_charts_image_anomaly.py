@@ -5,7 +5,7 @@ import math
 
 import pytest
 
-from core import charts_image_anomaly
+from core.charts import image_anomaly as charts_image_anomaly
 
 GROUPS = {"ok": [1.0, 2.0, 3.0, 5.0], "crack": [4.0, 40.0, 400.0], "pit": [2.5, 60.0]}
 

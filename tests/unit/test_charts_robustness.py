@@ -2,7 +2,7 @@
 
 import pytest
 
-from core.charts_robustness import robustness_chart
+from core.charts.robustness import robustness_chart
 
 
 def make_result() -> dict:

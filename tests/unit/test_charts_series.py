@@ -7,8 +7,11 @@ import pandas as pd
 import plotly.graph_objects as go
 import pytest
 
-from core import charts_anomaly, charts_series, charts_training, maintenance
-from core.evaluation_series import evaluate_regression
+from core.charts import series as charts_series
+from core.charts import series_anomaly as charts_anomaly
+from core.charts import training as charts_training
+from core.decisions import maintenance
+from core.metrics.series import evaluate_regression
 
 
 def predictions_frame():

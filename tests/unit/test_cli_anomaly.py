@@ -1,12 +1,12 @@
-"""Tests for core/cli_anomaly.py: `train image-anomaly` through `core.cli.main`."""
+"""Tests for core/cli_anomaly.py: `train image-anomaly` through `core.cli.main.main`."""
 
 import json
 
 import pytest
 from PIL import Image
 
-from core.cli import main
-from core.registry import ModelRegistry
+from core.cli.main import main
+from core.registry.store import ModelRegistry
 from tests.unit.test_image_anomaly_training import SIZE, make_parts, write_masks
 
 

@@ -5,10 +5,10 @@ import json
 
 import pytest
 
-from core.cli import main
-from core.cli_decisions import defect_rate_argument
-from core.demo_models import DEMO_IMAGE_MODEL
-from core.registry_attachments import OPERATING_POINT
+from core.cli.decisions import defect_rate_argument
+from core.cli.main import main
+from core.demo.models import DEMO_IMAGE_MODEL
+from core.registry.attachments import OPERATING_POINT
 
 COSTS = ["--missed-defect-cost", "500", "--false-reject-cost", "5", "--defect-rate", "2%"]
 

@@ -1,13 +1,13 @@
-"""Tests for `python -m core demo-reset` (core.cli_demo)."""
+"""Tests for `python -m core demo-reset` (core.cli.demo)."""
 
 import json
 import subprocess
 import sys
 
-from core.cli import build_parser, main
-from core.demo_models import bundled_demo_models
-from core.registry import ModelRegistry
-from core.registry_attachments import ROBUSTNESS, write_json_attachment
+from core.cli.main import build_parser, main
+from core.demo.models import bundled_demo_models
+from core.registry.attachments import ROBUSTNESS, write_json_attachment
+from core.registry.store import ModelRegistry
 from tests.conftest import REPOSITORY_ROOT
 
 DEMO_REFERENCES = [f"{name}:1" for name in bundled_demo_models()]

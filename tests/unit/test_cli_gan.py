@@ -1,11 +1,11 @@
-"""Tests for core.cli_gan: `train gan`, `generate` and `gan-benefit` through `core.cli.main`."""
+"""Tests for core.cli.gan: `train gan`, `generate` and `gan-benefit` through the CLI."""
 
 import json
 
 import pytest
 
-from core.cli import main
-from core.cli_gan import format_benefit_report
+from core.cli.gan import format_benefit_report
+from core.cli.main import main
 from core.data.images import load_image_zip
 from tests.unit.test_gan_benefit import CLASSES, SIZE, write_pattern_folder
 

@@ -1,4 +1,4 @@
-"""Tests for the `predict` and `watch` commands (core.cli_predict), end to end with a model."""
+"""Tests for the `predict` and `watch` commands (core.cli.predict), end to end with a model."""
 
 import io
 import json
@@ -8,8 +8,8 @@ import zipfile
 import pandas as pd
 import pytest
 
-from core.cli import main
-from core.cli_predict import CountProgress
+from core.cli.main import main
+from core.cli.predict import CountProgress
 
 HEADER = [
     "source",
@@ -152,8 +152,8 @@ def test_count_progress_writes_log_lines_off_a_terminal():
 
 
 def test_predict_and_watch_use_the_stored_operating_point(spot_check, tmp_path, capsys):
-    from core.registry import ModelRegistry
-    from core.registry_attachments import OPERATING_POINT, write_json_attachment
+    from core.registry.attachments import OPERATING_POINT, write_json_attachment
+    from core.registry.store import ModelRegistry
 
     registry_directory = tmp_path / "registry"
     common = ["--model", "demo-defect-cnn", "--registry", str(registry_directory), "--json"]

@@ -4,9 +4,9 @@ import json
 
 import pytest
 
-from core.cli import main
-from core.cli_signoff import robustness_lines
-from core.demo_models import DEMO_IMAGE_MODEL
+from core.cli.main import main
+from core.cli.signoff import robustness_lines
+from core.demo.models import DEMO_IMAGE_MODEL
 
 
 def last_json_line(capsys) -> tuple[dict, str, str]:

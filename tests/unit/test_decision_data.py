@@ -15,13 +15,13 @@ pytest.importorskip("keras")
 from core.data.bundled import sample_data_directory
 from core.data.images import load_images
 from core.data.splits import stratified_split
-from core.decision_data import set_operating_point, validation_scores
-from core.demo_models import DEMO_IMAGE_MODEL, ensure_demo_models
-from core.model_catalog import calibration_source
-from core.operating_point import load_operating_point
-from core.registry import ModelRegistry
-from core.registry_attachments import OPERATING_POINT
-from core.registry_metadata import image_dataset_fingerprint
+from core.decisions.operating_point import load_operating_point
+from core.decisions.operating_point_data import set_operating_point, validation_scores
+from core.demo.models import DEMO_IMAGE_MODEL, ensure_demo_models
+from core.registry.attachments import OPERATING_POINT
+from core.registry.catalog import calibration_source
+from core.registry.metadata import image_dataset_fingerprint
+from core.registry.store import ModelRegistry
 
 COSTS = {"missed_defect_cost": 500, "false_reject_cost": 5, "defect_rate": 0.02}
 ANOMALY_CONFIG = {
@@ -96,9 +96,9 @@ class FakeAnomalyPredictor:
 
 @pytest.fixture
 def fake_anomaly_module(monkeypatch):
-    module = types.ModuleType("core.image_anomaly_inference")
+    module = types.ModuleType("core.inference.image_anomaly")
     module.ImageAnomalyPredictor = FakeAnomalyPredictor
-    monkeypatch.setitem(sys.modules, "core.image_anomaly_inference", module)
+    monkeypatch.setitem(sys.modules, "core.inference.image_anomaly", module)
 
 
 @pytest.mark.slow

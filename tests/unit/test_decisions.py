@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from core import decisions
-from core.registry_attachments import OPERATING_POINT, write_json_attachment
-from core.registry_metadata import ModelRecord
+from core.inference import verdicts as decisions
+from core.registry.attachments import OPERATING_POINT, write_json_attachment
+from core.registry.metadata import ModelRecord
 
 CLASSES = ["crack", "ok", "pit"]
 
@@ -111,9 +111,9 @@ def test_spot_check_and_line_inference_both_use_the_operating_point(tmp_path):
     keras = pytest.importorskip("keras")
     from keras import layers
 
-    from core.inference import ImagePredictor
-    from core.line_inference import InputItem, score_batches
-    from core.spot_check import spot_check
+    from core.inference.classifier import ImagePredictor
+    from core.inference.line import InputItem, score_batches
+    from core.inference.spot_check import spot_check
 
     keras.utils.set_random_seed(0)
     inputs = keras.Input((8, 8, 1))

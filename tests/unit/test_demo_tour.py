@@ -1,4 +1,4 @@
-"""Tests for the guided demo's steps, presets and registry reset (core.demo_tour)."""
+"""Tests for the guided demo's steps, presets and registry reset (core.demo.tour)."""
 
 import ast
 import filecmp
@@ -7,16 +7,19 @@ import shutil
 
 import pytest
 
-from core import demo_tour, image_jobs, sensor_sources, ui
-from core.demo_models import DEMO_IMAGE_MODEL, DEMO_MODELS_DIRECTORY, bundled_demo_models
+from core import ui
+from core.data import sensor_sources
+from core.demo import tour as demo_tour
+from core.demo.models import DEMO_IMAGE_MODEL, DEMO_MODELS_DIRECTORY, bundled_demo_models
+from core.jobs import image as image_jobs
 from core.models.image import IMAGE_MODEL_PRESETS
-from core.registry import ModelRegistry
-from core.registry_attachments import (
+from core.registry.attachments import (
     OPERATING_POINT,
     SIGNOFF_REPORT,
     write_attachment,
     write_json_attachment,
 )
+from core.registry.store import ModelRegistry
 from tests.conftest import REPOSITORY_ROOT
 
 BUNDLED = bundled_demo_models()

@@ -16,10 +16,10 @@ import sys
 import numpy as np
 import pytest
 
-from core.image_pipeline import make_training_datasets
-from core.multiworker_training import _maybe_lower_learning_rate, _Patience, fit_multiworker
-from core.progress import CancellationToken
-from core.training import ImageTrainingConfig
+from core.engine.image_pipeline import make_training_datasets
+from core.engine.image_training import ImageTrainingConfig
+from core.engine.multiworker import _maybe_lower_learning_rate, _Patience, fit_multiworker
+from core.engine.progress import CancellationToken
 from tests.conftest import REPOSITORY_ROOT
 from tests.unit.distributed_worker import CLASS_NAMES, SIZE, stripes
 
@@ -318,7 +318,7 @@ def run_two_workers(data, registry) -> list[subprocess.CompletedProcess]:
 
 @pytest.mark.slow
 def test_two_worker_cluster_on_loopback_trains_and_registers_one_model(tmp_path):
-    from core.registry import ModelRegistry
+    from core.registry.store import ModelRegistry
 
     data = tmp_path / "data"
     write_stripe_images(data)

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from core.distribution import (
+from core.engine.distribution import (
     STRATEGIES,
     cluster_role,
     is_chief,

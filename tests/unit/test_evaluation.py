@@ -1,7 +1,7 @@
 """Tests for core/evaluation.py: hand-computed examples, every error message, and properties.
 
 `confusion_matrix` and `precision_recall_f1` (defined in core/evaluation_counts.py) are tested
-here, through core.evaluation; the series metrics are tested in test_evaluation_series.py.
+here, through core.metrics.evaluation; the series metrics are tested in test_evaluation_series.py.
 """
 
 import json
@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from core import evaluation
+from core.metrics import evaluation
 
 CLASS_NAMES = ["ok", "scratch", "dent"]
 # Four parts: ok (right), scratch (right), dent (called ok), ok (called scratch).

@@ -6,7 +6,8 @@ import math
 import numpy as np
 import pytest
 
-from core import evaluation, evaluation_series
+from core.metrics import evaluation
+from core.metrics import series as evaluation_series
 
 
 def to_json(result):

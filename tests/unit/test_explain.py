@@ -9,7 +9,7 @@ import pytest
 keras = pytest.importorskip("keras")
 from keras import layers  # noqa: E402
 
-from core import explain  # noqa: E402
+from core.inference import explain  # noqa: E402
 
 SIZE = 32
 

@@ -5,9 +5,10 @@ import zipfile
 import numpy as np
 import pytest
 
-from core import export, registry
-from core.export import ExportFormat, export_model, validate_export_format
-from core.registry import ModelRegistry
+from core.deploy import export
+from core.deploy.export import ExportFormat, export_model, validate_export_format
+from core.registry import store as registry
+from core.registry.store import ModelRegistry
 from tests.unit.registry_helpers import SAMPLE, make_metadata, make_model
 
 # Exporting registry models (ModelRegistry.export delegates to export_model).
@@ -291,7 +292,7 @@ def test_exports_run_augmentation_layers_in_inference_mode(tmp_path):
 @pytest.mark.slow
 @pytest.mark.filterwarnings("ignore:.*tf.lite.Interpreter is deprecated:UserWarning")
 def test_cli_exports_the_demo_model_to_int8_calibrated_on_the_sample(tmp_path, capsys):
-    from core.cli import main
+    from core.cli.main import main
     from core.data.bundled import sample_data_directory
     from core.data.images import load_images
 
@@ -320,10 +321,10 @@ def test_savedmodel_export_has_the_layout_and_signature_tensorflow_serving_loads
 
     import tensorflow
 
-    from core.cli import main
+    from core.cli.main import main
     from core.data.bundled import sample_data_directory
     from core.data.images import load_images
-    from core.registry import ModelRegistry
+    from core.registry.store import ModelRegistry
 
     registry_directory = tmp_path / "registry"
     version_directory = tmp_path / "serving" / "demo-defect-cnn" / "1"

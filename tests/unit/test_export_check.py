@@ -5,9 +5,9 @@ import pytest
 pytest.importorskip("keras")
 
 from core.data.bundled import sample_data_directory
-from core.demo_models import DEMO_IMAGE_MODEL, ensure_demo_models
-from core.export_check import check_exports
-from core.registry import ModelRegistry
+from core.demo.models import DEMO_IMAGE_MODEL, ensure_demo_models
+from core.deploy.export_check import check_exports
+from core.registry.store import ModelRegistry
 
 
 @pytest.fixture
@@ -51,7 +51,7 @@ def test_refuses_models_that_are_not_image_classifiers_and_unknown_formats(regis
 def test_cli_check_export_prints_every_format(registry, capsys):
     import json
 
-    from core.cli import main
+    from core.cli.main import main
 
     images = str(sample_data_directory() / "images")
     arguments = ["models", "check-export", DEMO_IMAGE_MODEL, "--data", images]

@@ -1,4 +1,4 @@
-"""Tests for core.folder_watch: polling a folder and scoring each new image once."""
+"""Tests for core.inference.watch: polling a folder and scoring each new image once."""
 
 import csv
 import io
@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from core.folder_watch import FolderWatcher
+from core.inference.watch import FolderWatcher
 
 COLUMNS = ["source", "name", "predicted", "confidence", "p_bright", "p_dark", "scored_at"]
 

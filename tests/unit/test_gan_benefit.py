@@ -1,4 +1,4 @@
-"""Tests for core.gan_benefit and core.gan_benefit_data on a tiny 3-class set of 32 px patterns."""
+"""Tests for core.decisions.gan_benefit and gan_benefit_data on a tiny 3-class set of patterns."""
 
 import io
 import json
@@ -8,7 +8,7 @@ import pytest
 from PIL import Image
 
 from core.data.images import load_images
-from core.gan_benefit_data import (
+from core.decisions.gan_benefit_data import (
     check_arguments,
     choose_real_subset,
     epochs_for_steps,
@@ -16,7 +16,7 @@ from core.gan_benefit_data import (
     mean_summary,
     summary_difference,
 )
-from core.registry import dataset_fingerprint
+from core.registry.store import dataset_fingerprint
 
 SIZE = 32
 CLASSES = ("dots", "horizontal", "vertical")
@@ -200,8 +200,8 @@ def test_means_and_differences_over_runs():
 @pytest.fixture(scope="module")
 def trained_gan(pattern_folder, tmp_path_factory):
     """A 1-epoch GAN on the patterns, 3 of 12 images per class held out, in a fresh registry."""
-    from core.gan_training import GanTrainingConfig, run_gan_training, save_gan_run
-    from core.registry import ModelRegistry
+    from core.engine.gan_training import GanTrainingConfig, run_gan_training, save_gan_run
+    from core.registry.store import ModelRegistry
 
     registry = ModelRegistry(tmp_path_factory.mktemp("registry"))
     config = GanTrainingConfig(image_size=SIZE, epochs=1, batch_size=8, latent_dim=16)
@@ -230,7 +230,7 @@ class Recorder:
 
 @pytest.mark.slow
 def test_tiny_run_reports_every_contract_key(pattern_folder, trained_gan):
-    from core.gan_benefit import run_gan_benefit
+    from core.decisions.gan_benefit import run_gan_benefit
 
     registry, record = trained_gan
     recorder = Recorder()
@@ -308,8 +308,8 @@ def test_tiny_run_reports_every_contract_key(pattern_folder, trained_gan):
 def test_cancelled_run_returns_what_finished(
     pattern_folder, trained_gan, cancel_on, runs, has_fidelity
 ):
-    from core.gan_benefit import run_gan_benefit
-    from core.progress import CancellationToken
+    from core.decisions.gan_benefit import run_gan_benefit
+    from core.engine.progress import CancellationToken
 
     registry, _ = trained_gan
     cancellation = CancellationToken()
@@ -335,8 +335,8 @@ def test_cancelled_run_returns_what_finished(
 
 @pytest.mark.slow
 def test_refuses_a_model_that_is_not_a_gan(pattern_folder, tmp_path):
-    from core.gan_benefit import run_gan_benefit
-    from core.registry import ModelRegistry
+    from core.decisions.gan_benefit import run_gan_benefit
+    from core.registry.store import ModelRegistry
     from tests.unit.registry_helpers import make_metadata, make_model
 
     registry = ModelRegistry(tmp_path / "registry")

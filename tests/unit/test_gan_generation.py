@@ -11,7 +11,7 @@ from tests.unit.registry_helpers import make_metadata, make_model
 keras = pytest.importorskip("keras")
 
 from core.data.images import load_image_zip  # noqa: E402
-from core.gan_generation import (  # noqa: E402
+from core.engine.gan_generation import (  # noqa: E402
     generate_images,
     generate_zip,
     images_to_zip,
@@ -19,7 +19,7 @@ from core.gan_generation import (  # noqa: E402
     sample_grid,
 )
 from core.models.gan import build_generator  # noqa: E402
-from core.registry import ModelRegistry  # noqa: E402
+from core.registry.store import ModelRegistry  # noqa: E402
 
 CLASSES = ["ok", "pit", "scratch"]
 
@@ -133,7 +133,7 @@ def test_load_generator_refuses_a_classifier(tmp_path):
 
 def test_bundled_demo_gan_generates_every_sample_class(tmp_path):
     from core.data.bundled import sample_data_directory
-    from core.demo_models import DEMO_GAN_MODEL, ensure_demo_models
+    from core.demo.models import DEMO_GAN_MODEL, ensure_demo_models
 
     registry = ModelRegistry(tmp_path / "registry")
     ensure_demo_models(registry)

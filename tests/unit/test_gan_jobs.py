@@ -1,4 +1,4 @@
-"""Tests for core.gan_jobs: configs from the page, background GAN and experiment work, tables."""
+"""Tests for core.jobs.gan: configs from the page, background GAN and experiment work, tables."""
 
 import io
 import sys
@@ -10,11 +10,12 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from core import gan_jobs, image_sources
-from core.gan_generation import images_to_zip
-from core.gan_training import GanRunResult, GanTrainingConfig
-from core.jobs import JobManager
-from core.registry_metadata import validate_model_name
+from core.data import image_sources
+from core.engine.gan_generation import images_to_zip
+from core.engine.gan_training import GanRunResult, GanTrainingConfig
+from core.jobs import gan as gan_jobs
+from core.jobs.manager import JobManager
+from core.registry.metadata import validate_model_name
 
 CLASSES = ("dent", "ok")
 
@@ -263,7 +264,9 @@ def test_benefit_work_loads_the_data_at_the_gan_size_and_runs_the_experiment(mon
         return report_of()
 
     monkeypatch.setitem(
-        sys.modules, "core.gan_benefit", types.SimpleNamespace(run_gan_benefit=fake_run_gan_benefit)
+        sys.modules,
+        "core.decisions.gan_benefit",
+        types.SimpleNamespace(run_gan_benefit=fake_run_gan_benefit),
     )
     registry = FakeRegistry([fake_record("parts-gan32", 1, "2026-01-01T10:00:00+00:00")])
     source = image_sources.zip_image_source("parts.zip", parts_zip(3))
@@ -334,7 +337,7 @@ def test_zip_preview_shows_the_first_images_of_each_class():
 def test_benefit_settings_default_to_the_experiment_s_own_defaults():
     import inspect
 
-    from core.gan_benefit import run_gan_benefit
+    from core.decisions.gan_benefit import run_gan_benefit
 
     parameters = inspect.signature(run_gan_benefit).parameters
     for name, label, default, minimum, maximum in gan_jobs.BENEFIT_SETTINGS:

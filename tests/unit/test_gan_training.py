@@ -8,8 +8,8 @@ import pytest
 keras = pytest.importorskip("keras")
 
 from core.data.images import ImageDataset  # noqa: E402
-from core.gan_generation import load_generator, sample_grid  # noqa: E402
-from core.gan_training import (  # noqa: E402
+from core.engine.gan_generation import load_generator, sample_grid  # noqa: E402
+from core.engine.gan_training import (  # noqa: E402
     GanTrainingConfig,
     gan_run_metadata,
     run_gan_training,
@@ -17,8 +17,8 @@ from core.gan_training import (  # noqa: E402
     select_training_images,
     train_gan,
 )
-from core.progress import CancellationToken  # noqa: E402
-from core.registry import ModelRegistry  # noqa: E402
+from core.engine.progress import CancellationToken  # noqa: E402
+from core.registry.store import ModelRegistry  # noqa: E402
 
 SIZE = 32
 CLASSES = ["dark", "light"]

@@ -9,9 +9,9 @@ from PIL import Image
 
 keras = pytest.importorskip("keras")
 
-from core.image_anomaly_inference import ImageAnomalyPredictor  # noqa: E402
-from core.inference import PredictionBatch  # noqa: E402
-from core.registry import ModelRegistry  # noqa: E402
+from core.inference.classifier import PredictionBatch  # noqa: E402
+from core.inference.image_anomaly import ImageAnomalyPredictor  # noqa: E402
+from core.registry.store import ModelRegistry  # noqa: E402
 
 SIZE = 16
 
@@ -157,7 +157,7 @@ def test_a_classifier_is_not_an_anomaly_model():
 
 @pytest.mark.slow
 def test_a_registered_feature_gaussian_model_reloads_with_the_same_scores(tmp_path):
-    from core.image_anomaly_training import (
+    from core.engine.image_anomaly_training import (
         run_image_anomaly_training,
         save_image_anomaly_run,
     )
@@ -185,8 +185,8 @@ def test_the_bundled_demo_reproduces_its_stored_test_auroc(tmp_path):
     from core.data.bundled import sample_data_directory
     from core.data.images import load_images
     from core.data.splits import stratified_split
-    from core.demo_models import DEMO_IMAGE_ANOMALY_MODEL, ensure_demo_models
-    from core.evaluation import roc_auc
+    from core.demo.models import DEMO_IMAGE_ANOMALY_MODEL, ensure_demo_models
+    from core.metrics.evaluation import roc_auc
 
     registry = ModelRegistry(tmp_path)
     ensure_demo_models(registry)

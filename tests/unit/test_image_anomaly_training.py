@@ -11,17 +11,17 @@ from PIL import Image
 keras = pytest.importorskip("keras")
 
 from core.data.images import ImageDataset  # noqa: E402
-from core.image_anomaly_evaluation import anomaly_threshold, pixel_auroc  # noqa: E402
-from core.image_anomaly_inference import ImageAnomalyPredictor  # noqa: E402
-from core.image_anomaly_training import (  # noqa: E402
+from core.engine.image_anomaly_training import (  # noqa: E402
     ImageAnomalyConfig,
     image_anomaly_metadata,
     run_image_anomaly_training,
     save_image_anomaly_run,
 )
-from core.progress import CancellationToken  # noqa: E402
-from core.registry import ModelRegistry  # noqa: E402
-from core.registry_metadata import validate_metadata  # noqa: E402
+from core.engine.progress import CancellationToken  # noqa: E402
+from core.inference.image_anomaly import ImageAnomalyPredictor  # noqa: E402
+from core.metrics.image_anomaly import anomaly_threshold, pixel_auroc  # noqa: E402
+from core.registry.metadata import validate_metadata  # noqa: E402
+from core.registry.store import ModelRegistry  # noqa: E402
 
 SIZE = 32
 CLASSES = ("blob", "ok", "streak")

@@ -10,7 +10,7 @@ from PIL import Image
 from core.data import image_files
 from core.data.image_files import ImageFileDataset, count_image_files, load_image_files
 from core.data.images import load_images
-from core.registry_metadata import image_dataset_fingerprint
+from core.registry.metadata import image_dataset_fingerprint
 
 
 def png_bytes(value: int = 100, size=(20, 10)) -> bytes:

@@ -1,4 +1,4 @@
-"""Tests for core.image_jobs: data sources, summaries, configs, background work and results."""
+"""Tests for core.jobs.image: data sources, summaries, configs, background work and results."""
 
 import io
 import threading
@@ -9,12 +9,14 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from core import charts_training, image_jobs, image_sources
+from core.charts import training as charts_training
+from core.data import image_sources
 from core.data.images import ImageDataset
-from core.evaluation import evaluate_classification
-from core.jobs import JobManager
-from core.registry_metadata import validate_model_name
-from core.training import ImageTrainingConfig
+from core.engine.image_training import ImageTrainingConfig
+from core.jobs import image as image_jobs
+from core.jobs.manager import JobManager
+from core.metrics.evaluation import evaluate_classification
+from core.registry.metadata import validate_model_name
 
 CLASSES = ("ok", "scratch")
 

@@ -9,8 +9,8 @@ from PIL import Image
 from core.data.image_files import load_image_files
 from core.data.images import load_images
 from core.data.splits import stratified_split
-from core.image_pipeline import compute_class_weights
-from core.image_streaming import (
+from core.engine.image_pipeline import compute_class_weights
+from core.engine.image_streaming import (
     DEFAULT_MEMORY_BUDGET_BYTES,
     estimate_decoded_bytes,
     make_file_dataset,
@@ -18,10 +18,10 @@ from core.image_streaming import (
     run_streaming_image_training,
     should_stream,
 )
-from core.image_workflow import save_image_run
-from core.registry import ModelRegistry
-from core.registry_metadata import image_dataset_fingerprint
-from core.training import ImageTrainingConfig
+from core.engine.image_training import ImageTrainingConfig
+from core.registry.metadata import image_dataset_fingerprint
+from core.registry.store import ModelRegistry
+from core.workflows.image import save_image_run
 
 SIZE = 16
 

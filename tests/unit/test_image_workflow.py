@@ -1,4 +1,4 @@
-"""Tests for core.image_workflow and the image model commands of the CLI, on tiny images."""
+"""Tests for core.workflows.image and the image model commands of the CLI, on tiny images."""
 
 import io
 import json
@@ -8,11 +8,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from core.cli import main
-from core.demo_models import bundled_demo_models, ensure_demo_models
-from core.image_workflow import run_image_training, save_image_run
-from core.registry import ModelRegistry
-from core.training import ImageTrainingConfig
+from core.cli.main import main
+from core.demo.models import bundled_demo_models, ensure_demo_models
+from core.engine.image_training import ImageTrainingConfig
+from core.registry.store import ModelRegistry
+from core.workflows.image import run_image_training, save_image_run
 
 SIZE = 16
 

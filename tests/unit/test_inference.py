@@ -9,7 +9,7 @@ from PIL import Image
 keras = pytest.importorskip("keras")
 from keras import layers  # noqa: E402
 
-from core.inference import BATCH_SIZE, ImagePredictor, PredictionBatch  # noqa: E402
+from core.inference.classifier import BATCH_SIZE, ImagePredictor, PredictionBatch  # noqa: E402
 
 HEIGHT, WIDTH = 24, 20
 CLASSES = ["ok", "scratch", "pit"]

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from core.cli import main
+from core.cli.main import main
 from core.data.inspection import detect_kind, inspect_path, inspect_uploads
 
 

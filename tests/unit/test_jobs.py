@@ -1,10 +1,18 @@
-"""Tests for core.jobs: bound, queue, ownership, cancellation, failures, progress snapshots."""
+"""Tests for core.jobs.manager: bound, queue, ownership, cancellation, failures, progress."""
 
 import threading
 
 import pytest
 
-from core.jobs import CANCELLED, FAILED, RUNNING, SUCCEEDED, JobManager, JobProgress, JobRefused
+from core.jobs.manager import (
+    CANCELLED,
+    FAILED,
+    RUNNING,
+    SUCCEEDED,
+    JobManager,
+    JobProgress,
+    JobRefused,
+)
 
 
 def blocking_work(release: threading.Event, result="done"):

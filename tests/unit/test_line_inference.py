@@ -1,4 +1,4 @@
-"""Tests for core.line_inference: streamed inputs, batched prediction and incremental writers."""
+"""Tests for core.inference.line: streamed inputs, batched prediction and incremental writers."""
 
 import csv
 import io
@@ -9,13 +9,13 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from core.line_inference import (
+from core.inference.line import (
     count_input_items,
     iter_input_items,
     predict_to_outputs,
     score_batches,
 )
-from core.prediction_writers import CsvRowWriter, rejected_path_for
+from core.inference.writers import CsvRowWriter, rejected_path_for
 
 
 class FakePredictor:

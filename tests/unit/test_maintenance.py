@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from core import maintenance
+from core.decisions import maintenance
 
 
 def predictions_frame():

@@ -8,8 +8,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from core import export, model_catalog
-from core.registry_metadata import ModelRecord
+from core.deploy import export
+from core.registry import catalog as model_catalog
+from core.registry.metadata import ModelRecord
 
 CLASSES = ["ok", "scratch", "pit"]
 
@@ -178,7 +179,7 @@ def registry(tmp_path_factory):
     keras = pytest.importorskip("keras")
     from keras import layers
 
-    from core.registry import ModelRegistry
+    from core.registry.store import ModelRegistry
 
     keras.utils.set_random_seed(0)
     inputs = keras.Input((16, 16, 1))
@@ -294,7 +295,7 @@ def test_deletion_preview_lists_what_would_go(registry):
 
 def test_delete_models_removes_a_version_then_a_name(tmp_path):
     pytest.importorskip("keras")
-    from core.registry import ModelRegistry
+    from core.registry.store import ModelRegistry
 
     source = ModelRegistry(tmp_path / "source")
     keras_file = tmp_path / "model.keras"

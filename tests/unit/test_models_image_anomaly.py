@@ -5,7 +5,7 @@ import pytest
 
 keras = pytest.importorskip("keras")
 
-from core.image_anomaly_fitting import reconstruction_errors  # noqa: E402
+from core.engine.image_anomaly_fitting import reconstruction_errors  # noqa: E402
 from core.models.image_anomaly import (  # noqa: E402
     build_convolutional_autoencoder,
     build_feature_extractor,
@@ -14,7 +14,7 @@ from core.models.image_anomaly import (  # noqa: E402
     check_anomaly_input_shape,
     fit_position_gaussians,
 )
-from core.registry_reading import contains_lambda_layer  # noqa: E402
+from core.registry.reading import contains_lambda_layer  # noqa: E402
 
 SIZE = 32
 

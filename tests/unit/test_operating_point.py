@@ -6,7 +6,7 @@ import math
 import numpy as np
 import pytest
 
-from core.operating_point import (
+from core.decisions.operating_point import (
     OperatingPoint,
     check_costs,
     choose_operating_point,
@@ -15,8 +15,8 @@ from core.operating_point import (
     minimum_cost_index,
     save_operating_point,
 )
-from core.registry_attachments import OPERATING_POINT
-from core.registry_metadata import ModelRecord
+from core.registry.attachments import OPERATING_POINT
+from core.registry.metadata import ModelRecord
 
 # Four good parts and four defects. Sorted by score, highest first:
 # 0.9 d, 0.7 d, 0.6 g, 0.5 d, 0.4 d, 0.3 g, 0.2 g, 0.1 g.

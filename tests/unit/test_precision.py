@@ -7,9 +7,9 @@ import pytest
 
 keras = pytest.importorskip("keras")
 
-from core import precision  # noqa: E402
-from core.precision import precision_scope, resolve_precision  # noqa: E402
-from core.training import ImageTrainingConfig, train_image_classifier  # noqa: E402
+from core.engine import precision  # noqa: E402
+from core.engine.image_training import ImageTrainingConfig, train_image_classifier  # noqa: E402
+from core.engine.precision import precision_scope, resolve_precision  # noqa: E402
 
 
 def test_auto_is_mixed_only_when_a_gpu_is_present(monkeypatch):
@@ -87,8 +87,8 @@ def test_cli_trains_and_registers_a_mixed_precision_model(tmp_path, capsys):
 
     from PIL import Image
 
-    from core.cli import main
-    from core.registry import ModelRegistry
+    from core.cli.main import main
+    from core.registry.store import ModelRegistry
 
     generator = np.random.default_rng(1)
     for label, name in enumerate(["dark", "light"]):
@@ -120,8 +120,8 @@ def test_forced_mixed_precision_trains_series_models_with_float32_outputs(
 ):
     from core.data.bundled import sample_data_directory
     from core.data.series import load_series
-    from core.series_anomaly import train_anomaly_detector
-    from core.series_training import SeriesTrainingConfig, train_series_model
+    from core.engine.series_anomaly import train_anomaly_detector
+    from core.engine.series_training import SeriesTrainingConfig, train_series_model
 
     dataset = load_series(sample_data_directory() / "sensors" / "train.csv")
     config = SeriesTrainingConfig(
@@ -144,7 +144,7 @@ def test_forced_mixed_precision_trains_series_models_with_float32_outputs(
 
 
 def test_series_config_refuses_an_unknown_precision():
-    from core.series_training import SeriesTrainingConfig
+    from core.engine.series_training import SeriesTrainingConfig
 
     with pytest.raises(ValueError, match=r"Received: precision='half'"):
         SeriesTrainingConfig(precision="half").validate()

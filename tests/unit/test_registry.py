@@ -14,7 +14,7 @@ import time
 import numpy as np
 import pytest
 
-from core.registry import (
+from core.registry.store import (
     ModelRegistry,
     dataset_fingerprint,
     parse_model_reference,
@@ -224,7 +224,7 @@ def test_listing_does_not_import_tensorflow(tmp_path):
     registry.save(make_model(), "pump", make_metadata())
     script = (
         "import sys\n"
-        "from core.registry import ModelRegistry\n"
+        "from core.registry.store import ModelRegistry\n"
         f"records = ModelRegistry({str(tmp_path)!r}).list()\n"
         "print(len(records), 'tensorflow' in sys.modules, 'keras' in sys.modules)\n"
     )

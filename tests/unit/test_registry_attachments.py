@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from core import registry_attachments as attachments
-from core.registry_metadata import ModelRecord
+from core.registry import attachments
+from core.registry.metadata import ModelRecord
 
 
 @pytest.fixture

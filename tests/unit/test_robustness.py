@@ -9,18 +9,18 @@ import numpy as np
 import pytest
 
 from core.data.bundled import sample_data_directory
-from core.demo_models import DEMO_IMAGE_MODEL, ensure_demo_models
-from core.image_test_split import load_test_split, sample_indices
-from core.model_catalog import calibration_source
-from core.registry import ModelRegistry
-from core.registry_attachments import ROBUSTNESS, read_json_attachment
-from core.robustness import (
+from core.decisions.robustness import (
     PERTURBATIONS,
     apply_perturbation,
     perturb,
     robustness_check,
     run_robustness,
 )
+from core.demo.models import DEMO_IMAGE_MODEL, ensure_demo_models
+from core.registry.attachments import ROBUSTNESS, read_json_attachment
+from core.registry.catalog import calibration_source
+from core.registry.store import ModelRegistry
+from core.workflows.image_test_split import load_test_split, sample_indices
 
 SAMPLE_IMAGES = sample_data_directory() / "images"
 
@@ -235,7 +235,7 @@ def test_run_refuses_other_tasks_missing_data_and_foreign_classes(registry, tmp_
 
 
 class FakeAnomalyPredictor:
-    """Stands in for core.image_anomaly_inference.ImageAnomalyPredictor (contract C1)."""
+    """Stands in for core.inference.image_anomaly.ImageAnomalyPredictor (contract C1)."""
 
     threshold = 0.5
     class_names = ("ok", "anomaly")
@@ -260,9 +260,9 @@ class FakeAnomalyPredictor:
 
 def register_anomaly_model(registry, monkeypatch, *, good_class="ok") -> str:
     """Registers the demo model file as an image anomaly model and fakes its predictor."""
-    fake = types.ModuleType("core.image_anomaly_inference")
+    fake = types.ModuleType("core.inference.image_anomaly")
     fake.ImageAnomalyPredictor = FakeAnomalyPredictor
-    monkeypatch.setitem(sys.modules, "core.image_anomaly_inference", fake)
+    monkeypatch.setitem(sys.modules, "core.inference.image_anomaly", fake)
     record = registry.get(DEMO_IMAGE_MODEL)
     metadata = {**record.metadata, "task": "image_anomaly", "classes": [good_class, "anomaly"]}
     metadata["training_config"] = {**metadata["training_config"], "good_class": good_class}

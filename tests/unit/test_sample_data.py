@@ -11,8 +11,7 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from core import sample_data
-from core.data import synthetic_images, synthetic_sensors
+from core.data import sample_data, synthetic_images, synthetic_sensors
 
 COMMITTED = sample_data.DEFAULT_SAMPLE_DIRECTORY
 DEFECT_CLASSES = [name for name in synthetic_images.IMAGE_CLASSES if name != "ok"]

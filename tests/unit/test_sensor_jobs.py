@@ -1,4 +1,4 @@
-"""Tests for core.sensor_jobs: settings, configs, background training and saved-model scoring."""
+"""Tests for core.jobs.sensor: settings, configs, background training and saved-model scoring."""
 
 import threading
 import types
@@ -7,11 +7,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from core import image_jobs, sensor_jobs
-from core import sensor_sources as sources
-from core.jobs import JobManager
-from core.registry_metadata import validate_model_name
-from core.series_training import SeriesTrainingConfig
+from core.data import sensor_sources as sources
+from core.engine.series_training import SeriesTrainingConfig
+from core.jobs import image as image_jobs
+from core.jobs import sensor as sensor_jobs
+from core.jobs.manager import JobManager
+from core.registry.metadata import validate_model_name
 
 
 def fleet_source(units: int = 3, cycles: int = 12, rul_column: bool = False):

@@ -1,13 +1,13 @@
-"""Tests for core.sensor_results: monitor runs and the frames each results section draws."""
+"""Tests for core.jobs.sensor_results: monitor runs and the frames each results section draws."""
 
 import types
 
 import pandas as pd
 import pytest
 
-from core import sensor_results
-from core.sensor_results import MonitorRun
-from core.series_training import SeriesTrainingConfig
+from core.engine.series_training import SeriesTrainingConfig
+from core.jobs import sensor_results
+from core.jobs.sensor_results import MonitorRun
 
 
 def rul_predictions() -> pd.DataFrame:

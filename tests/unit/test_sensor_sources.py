@@ -1,11 +1,11 @@
-"""Tests for core.sensor_sources: sample and uploaded files, column roles, previews, truth files."""
+"""Tests for core.data.sensor_sources: sample and uploaded files, roles, previews, truth files."""
 
 import io
 
 import pandas as pd
 import pytest
 
-from core import sensor_sources as sources
+from core.data import sensor_sources as sources
 from core.data.series import ColumnMapping
 
 

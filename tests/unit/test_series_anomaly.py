@@ -4,17 +4,17 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from core import anomaly_scoring
 from core.data.series import ColumnMapping, dataset_from_frame, load_series
 from core.data.windows import SensorScaler
-from core.progress import CancellationToken
-from core.series_anomaly import (
+from core.engine import series_anomaly_scoring as anomaly_scoring
+from core.engine.progress import CancellationToken
+from core.engine.series_anomaly import (
     anomaly_scores,
     evaluate_anomalies,
     load_anomaly_labels,
     train_anomaly_detector,
 )
-from core.series_training import SeriesTrainingConfig
+from core.engine.series_training import SeriesTrainingConfig
 from tests.conftest import REPOSITORY_ROOT
 
 SENSORS_DIRECTORY = REPOSITORY_ROOT / "sample_data" / "sensors"

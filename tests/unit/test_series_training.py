@@ -1,4 +1,4 @@
-"""Tests for core.series_training: configuration, training, evaluation and prediction."""
+"""Tests for core.engine.series_training: configuration, training, evaluation and prediction."""
 
 import dataclasses
 import json
@@ -10,9 +10,8 @@ import pytest
 
 from core.data.series import dataset_from_frame, detect_column_mapping, load_series
 from core.data.windows import SensorScaler, rul_targets
-from core.models.series import build_series_model
-from core.progress import CancellationToken
-from core.series_training import (
+from core.engine.progress import CancellationToken
+from core.engine.series_training import (
     FAILURE_CLASS_NAMES,
     SeriesRunResult,
     SeriesTrainingConfig,
@@ -20,6 +19,7 @@ from core.series_training import (
     predict_series,
     train_series_model,
 )
+from core.models.series import build_series_model
 from tests.conftest import REPOSITORY_ROOT
 
 SENSORS = REPOSITORY_ROOT / "sample_data" / "sensors"
@@ -287,7 +287,7 @@ def test_trained_rul_model_beats_the_training_mean_on_the_sample_test_set(
 
 
 def test_anomaly_task_is_handed_to_the_anomaly_engine(monkeypatch):
-    import core.series_anomaly
+    import core.engine.series_anomaly
 
     calls = []
 
@@ -295,7 +295,7 @@ def test_anomaly_task_is_handed_to_the_anomaly_engine(monkeypatch):
         calls.append((dataset, config.task, list(listeners), cancellation))
         return "anomaly result"
 
-    monkeypatch.setattr(core.series_anomaly, "train_anomaly_detector", fake_detector)
+    monkeypatch.setattr(core.engine.series_anomaly, "train_anomaly_detector", fake_detector)
     dataset, token = small_dataset(), CancellationToken()
     config = SeriesTrainingConfig(task="anomaly")
     assert train_series_model(dataset, config, cancellation=token) == "anomaly result"

@@ -1,4 +1,4 @@
-"""Tests for core.series_workflow and the series CLI: files in, registered models, scores out."""
+"""Tests for core.workflows.series and the series CLI: files in, registered models, scores out."""
 
 import json
 
@@ -6,11 +6,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from core.cli import main
+from core.cli.main import main
 from core.data.bundled import sample_data_directory
-from core.registry import ModelRegistry
-from core.series_training import SeriesTrainingConfig
-from core.series_workflow import (
+from core.engine.series_training import SeriesTrainingConfig
+from core.registry.store import ModelRegistry
+from core.workflows.series import (
     load_series_predictor,
     read_final_rul,
     read_series,
@@ -94,7 +94,7 @@ def test_a_registered_rul_model_predicts_like_the_trained_one(rul_run, tmp_path)
     predictor = load_series_predictor(registry, "pump-rul")
     test = read_series(SENSORS / "test.csv")
     reloaded = predictor.predict(test)
-    from core.series_training import predict_series
+    from core.engine.series_training import predict_series
 
     original = predict_series(rul_run.model, rul_run.scaler, rul_run.config, test)
     np.testing.assert_allclose(reloaded["predicted"], original["predicted"], rtol=1e-5, atol=1e-4)

@@ -9,9 +9,13 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from core.demo_models import DEMO_IMAGE_MODEL, DEMO_MODELS_DIRECTORY, ensure_demo_models
-from core.registry import ModelRecord, ModelRegistry
-from core.registry_attachments import (
+from core.decisions.signoff_report import (
+    NO_OPERATING_POINT,
+    build_signoff_report,
+    make_signoff_report,
+)
+from core.demo.models import DEMO_IMAGE_MODEL, DEMO_MODELS_DIRECTORY, ensure_demo_models
+from core.registry.attachments import (
     OPERATING_POINT,
     ROBUSTNESS,
     SIGNOFF_REPORT,
@@ -19,7 +23,7 @@ from core.registry_attachments import (
     read_json_attachment,
     write_json_attachment,
 )
-from core.signoff_report import NO_OPERATING_POINT, build_signoff_report, make_signoff_report
+from core.registry.store import ModelRecord, ModelRegistry
 from tests.unit.test_robustness import register_anomaly_model
 
 HOSTILE = "<script>alert(1)</script>"

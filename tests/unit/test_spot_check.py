@@ -11,8 +11,8 @@ from PIL import Image
 keras = pytest.importorskip("keras")
 from keras import layers  # noqa: E402
 
-from core import spot_check as checks  # noqa: E402
-from core.inference import ImagePredictor  # noqa: E402
+from core.inference import spot_check as checks  # noqa: E402
+from core.inference.classifier import ImagePredictor  # noqa: E402
 
 HEIGHT, WIDTH = 20, 24
 CLASSES = ["ok", "scratch", "pit"]

@@ -5,20 +5,20 @@ import json
 import numpy as np
 import pytest
 
-from core.image_pipeline import (
+from core.engine.image_pipeline import (
     check_image_arrays,
     compute_class_weights,
     make_image_dataset,
     make_optimizer,
 )
-from core.models.image import AugmentationConfig
-from core.progress import CancellationToken
-from core.training import (
+from core.engine.image_training import (
     ImageTrainingConfig,
     ImageTrainingResult,
     split_and_train,
     train_image_classifier,
 )
+from core.engine.progress import CancellationToken
+from core.models.image import AugmentationConfig
 
 keras = pytest.importorskip("keras")
 

@@ -1,0 +1,366 @@
+"""Image training engine: `train_image_classifier`, `fit_image_classifier` and the progress adapter.
+
+The caller splits the data (`split_and_train` does the usual stratified split) and passes uint8
+images already resized by the loader, or (`fit_image_classifier`) batched tf.data datasets, e.g.
+streamed from disk. Training feeds a tf.data pipeline (`core.engine.image_pipeline`),
+weights classes for imbalanced data, stops early on the validation loss and ends holding the best
+weights seen. Progress goes to `core.engine.progress` listeners (epochs and steps count from 1); a
+`CancellationToken` stops training after the current batch.
+
+Example:
+    result = train_image_classifier(images, labels, ["ok", "scratch"], ImageTrainingConfig(),
+                                    validation=(validation_images, validation_labels))
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import time
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import numpy as np
+
+from core.data.config_checks import is_integer
+from core.engine.image_config import ImageTrainingConfig
+from core.engine.image_pipeline import (
+    OPTIMIZERS,
+    SCHEDULES,
+    check_image_arrays,
+    make_optimizer,
+    make_training_datasets,
+)
+from core.engine.keras_progress import make_progress_callback
+from core.engine.precision import precision_scope, resolve_precision
+from core.engine.progress import CancellationToken, emit_train_end
+from core.models.image import build_image_model
+
+__all__ = [
+    "OPTIMIZERS",
+    "SCHEDULES",
+    "ImageTrainingConfig",
+    "ImageTrainingResult",
+    "fit_image_classifier",
+    "make_progress_callback",
+    "split_and_train",
+    "train_image_classifier",
+]
+
+
+@dataclasses.dataclass
+class ImageTrainingResult:
+    """What one training run produced.
+
+    Attributes:
+        model: The trained `keras.Model`, holding the weights of `best_epoch`.
+        history: Per-epoch metrics ("loss", "accuracy", "val_loss", "val_accuracy", ...).
+        epochs_run: Epochs started (a cancelled epoch counts).
+        cancelled: True if a `CancellationToken` stopped the run.
+        best_epoch: Epoch (from 1) whose weights the model holds, or None if no epoch finished.
+        config: The configuration used.
+        seconds: Wall time of `fit`, validation included.
+        samples_per_second: Training images processed per second of `seconds`.
+    """
+
+    model: Any
+    history: dict[str, list[float]]
+    epochs_run: int
+    cancelled: bool
+    best_epoch: int | None
+    config: ImageTrainingConfig
+    seconds: float
+    samples_per_second: float
+
+
+def train_image_classifier(
+    images: np.ndarray,
+    labels: np.ndarray,
+    class_names: Sequence[str],
+    config: ImageTrainingConfig | None = None,
+    *,
+    validation: tuple[np.ndarray, np.ndarray] | None = None,
+    listeners: Iterable[object] = (),
+    cancellation: CancellationToken | None = None,
+) -> ImageTrainingResult:
+    """Trains an image classifier from in-memory arrays.
+
+    Args:
+        images: uint8 array (count, height, width, channels), already resized to
+            `config.image_size`.
+        labels: Integer class indices into `class_names`.
+        class_names: Names of the classes (at least 2).
+        config: Settings; None uses `ImageTrainingConfig()`.
+        validation: Held-out `(images, labels)`; early stopping and the best weights then follow
+            the validation loss, otherwise the training loss.
+        listeners: `core.engine.progress` listeners receiving batch and epoch events.
+        cancellation: Token that stops training after the current batch.
+
+    Returns:
+        An `ImageTrainingResult`; its model holds the best weights seen.
+
+    Raises:
+        TypeError: Images are not uint8.
+        ValueError: Bad config, fewer than 2 classes, or images that do not match the config.
+    """
+    from core.engine.distribution import make_strategy
+
+    config = (config or ImageTrainingConfig()).validate()
+    # A multi-worker strategy must exist before TensorFlow runs its first operation.
+    strategy = make_strategy(config.strategy)
+    number_of_classes = _check_class_names(class_names)
+    expected_shape = (*config.image_size, config.channels)
+    images, labels = check_image_arrays(
+        images, labels, number_of_classes, expected_shape=expected_shape
+    )
+    if validation is not None:
+        validation = check_image_arrays(
+            *validation, number_of_classes, "validation images", expected_shape
+        )
+    train_dataset, validation_dataset = make_training_datasets(
+        images,
+        labels,
+        validation,
+        number_of_classes,
+        config.batch_size,
+        seed=config.seed,
+        class_weighting=config.class_weighting,
+    )
+    return fit_image_classifier(
+        train_dataset,
+        validation_dataset,
+        class_names=class_names,
+        training_count=len(labels),
+        config=config,
+        listeners=listeners,
+        cancellation=cancellation,
+        strategy=strategy,
+    )
+
+
+def fit_image_classifier(
+    train_dataset,
+    validation_dataset=None,
+    *,
+    class_names: Sequence[str],
+    training_count: int,
+    config: ImageTrainingConfig | None = None,
+    listeners: Iterable[object] = (),
+    cancellation: CancellationToken | None = None,
+    strategy=None,
+) -> ImageTrainingResult:
+    """Builds, compiles and trains the configured model on batched tf.data datasets.
+
+    Args:
+        train_dataset: Batches of (float32 images, int32 labels[, sample weights]), reshuffled
+            each epoch, `config.batch_size` images per batch.
+        validation_dataset: Batches of (images, labels) in a fixed order, or None.
+        class_names: Names of the classes (at least 2).
+        training_count: Images in one pass over `train_dataset` (sets steps per epoch).
+        config: Settings; None uses `ImageTrainingConfig()`.
+        listeners, cancellation: As in `train_image_classifier`.
+        strategy: A `tf.distribute.Strategy` made earlier by
+        `core.engine.distribution.make_strategy`;
+            None makes the one `config.strategy` names.
+
+    Returns:
+        An `ImageTrainingResult`; its model holds the best weights seen.
+
+    Raises:
+        ValueError: Bad config, fewer than 2 classes or `training_count` below 1.
+    """
+    import keras
+
+    from core.engine.distribution import make_strategy
+
+    listeners = list(listeners)
+    config = (config or ImageTrainingConfig()).validate()
+    number_of_classes = _check_class_names(class_names)
+    if not is_integer(training_count) or training_count < 1:
+        raise ValueError(
+            "Expected training_count as an integer >= 1. "
+            f"Received: training_count={training_count!r}"
+        )
+    if strategy is None:
+        strategy = make_strategy(config.strategy)
+    keras.utils.set_random_seed(config.seed)
+    steps_per_epoch = math.ceil(training_count / config.batch_size)
+    if config.strategy == "multiworker":
+        from core.engine.multiworker import fit_multiworker
+
+        return fit_multiworker(
+            train_dataset,
+            validation_dataset,
+            class_names=class_names,
+            steps_per_epoch=steps_per_epoch,
+            config=config,
+            listeners=listeners,
+            cancellation=cancellation,
+            strategy=strategy,
+        )
+    monitor = "val_loss" if validation_dataset is not None else "loss"
+    expected_shape = (*config.image_size, config.channels)
+    steps_per_execution = config.steps_per_execution
+    if strategy.num_replicas_in_sync > 1:
+        # Keras 3.15's multi-step loop fails on a distributed iterator with several replicas
+        # ("You must feed a value for placeholder tensor"), so mirrored runs go step by step.
+        steps_per_execution = 1
+
+    with strategy.scope(), precision_scope(resolve_precision(config.precision)):
+        model = build_image_model(
+            config.model,
+            expected_shape,
+            number_of_classes,
+            augmentation=config.augmentation,
+            seed=config.seed,
+        )
+        model.compile(
+            optimizer=make_optimizer(
+                config.optimizer,
+                config.learning_rate,
+                config.schedule,
+                total_steps=config.epochs * steps_per_epoch,
+            ),
+            loss="sparse_categorical_crossentropy",
+            metrics=["accuracy"],
+            steps_per_execution=steps_per_execution,
+        )
+    progress = make_progress_callback(listeners, cancellation, config.epochs, steps_per_epoch)
+    patience = config.early_stopping_patience or config.epochs
+    early_stopping = keras.callbacks.EarlyStopping(
+        monitor=monitor, patience=patience, restore_best_weights=True
+    )
+    callbacks = [progress, early_stopping]
+    if config.schedule == "plateau":
+        callbacks.append(
+            keras.callbacks.ReduceLROnPlateau(
+                monitor=monitor, factor=0.5, patience=max(2, patience // 3), min_lr=1e-6
+            )
+        )
+
+    started = time.perf_counter()
+    history = model.fit(
+        train_dataset,
+        validation_data=validation_dataset,
+        epochs=config.epochs,
+        callbacks=callbacks,
+        shuffle=False,  # The pipeline shuffles; Keras would only warn.
+        verbose=0,
+    )
+    seconds = time.perf_counter() - started
+
+    history_lists = {
+        key: [float(value) for value in values] for key, values in history.history.items()
+    }
+    epochs_run = len(history_lists.get("loss", []))
+    best_epoch = None if early_stopping.best_weights is None else early_stopping.best_epoch + 1
+    samples = min(progress.batches_run * config.batch_size, epochs_run * training_count)
+    return finish_training(
+        model,
+        history_lists,
+        config=config,
+        cancelled=progress.cancelled,
+        best_epoch=best_epoch,
+        seconds=seconds,
+        samples=samples,
+        listeners=listeners,
+    )
+
+
+def finish_training(
+    model,
+    history: dict[str, list[float]],
+    *,
+    config: ImageTrainingConfig,
+    cancelled: bool,
+    best_epoch: int | None,
+    seconds: float,
+    samples: int,
+    listeners: Sequence[object],
+) -> ImageTrainingResult:
+    """Packs a finished run into an `ImageTrainingResult` and tells listeners it ended.
+
+    Args:
+        model: The trained model, holding the weights of `best_epoch`.
+        history: Per-epoch metric lists.
+        config: The configuration used.
+        cancelled: Whether a `CancellationToken` stopped the run.
+        best_epoch: Epoch (from 1) whose weights the model holds, or None.
+        seconds: Wall time of training, validation included.
+        samples: Training images processed.
+        listeners: `core.engine.progress` listeners to send the train-end event to.
+    """
+    epochs_run = len(history.get("loss", []))
+    result = ImageTrainingResult(
+        model=model,
+        history=history,
+        epochs_run=epochs_run,
+        cancelled=cancelled,
+        best_epoch=best_epoch,
+        config=config,
+        seconds=seconds,
+        samples_per_second=samples / seconds if seconds > 0 else 0.0,
+    )
+    emit_train_end(
+        listeners,
+        epochs_run=epochs_run,
+        cancelled=cancelled,
+        best_epoch=best_epoch,
+        seconds=seconds,
+        history=history,
+    )
+    return result
+
+
+def _check_class_names(class_names: Sequence[str]) -> int:
+    if len(class_names) < 2:
+        raise ValueError(
+            f"Expected at least 2 class names. Received: class_names={list(class_names)!r}"
+        )
+    return len(class_names)
+
+
+def split_and_train(
+    images: np.ndarray,
+    labels: np.ndarray,
+    class_names: Sequence[str],
+    config: ImageTrainingConfig | None = None,
+    *,
+    listeners: Iterable[object] = (),
+    cancellation: CancellationToken | None = None,
+) -> tuple[ImageTrainingResult, tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """Splits stratified by class (`config` fractions and seed), then trains.
+
+    Args:
+        images, labels, class_names, listeners, cancellation: As in `train_image_classifier`.
+        config: Settings; None uses `ImageTrainingConfig()`.
+
+    Returns:
+        `(result, (train_indices, validation_indices, test_indices))`; evaluate the model on
+        `images[test_indices]`, which training never saw.
+
+    Raises:
+        ValueError: As `train_image_classifier` and `stratified_split` (e.g. a class too small).
+    """
+    from core.data.splits import stratified_split
+
+    config = (config or ImageTrainingConfig()).validate()
+    train, validation, test = stratified_split(
+        np.asarray(labels),
+        validation_fraction=config.validation_fraction,
+        test_fraction=config.test_fraction,
+        seed=config.seed,
+    )
+    validation_data = (
+        (images[validation], np.asarray(labels)[validation]) if len(validation) else None
+    )
+    result = train_image_classifier(
+        images[train],
+        np.asarray(labels)[train],
+        class_names,
+        config,
+        validation=validation_data,
+        listeners=listeners,
+        cancellation=cancellation,
+    )
+    return result, (train, validation, test)

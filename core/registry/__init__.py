@@ -1,0 +1,15 @@
+"""The model registry: versioned storage of models with metadata, the files kept beside a
+version, and the Models page's catalogue view.
+
+Modules (the public surface is what each module's docstring names):
+
+- `attachments`: Files kept beside a registered model version: its operating point, robustness
+  results and sign-off report.
+- `catalog`: The models page's view of the registry: a table of versions, side-by-side comparison
+  data, export to bytes for a download button, and deletion with a preview of what goes.
+- `metadata`: What the LineSight registry stores: names, references, metadata and version records.
+- `reading`: Reading the registry from disk: version directories, and Lambda layers inside model
+  files.
+- `store`: The model registry: a directory of `<name>/<version>/` holding `model.keras` +
+  `metadata.json`.
+"""

@@ -29,7 +29,7 @@ import numpy as np
 from core.data.bundled import sample_data_directory
 from core.data.images import load_images
 from core.data.masks import bundled_mask_directory
-from core.engine.image_anomaly_training import (
+from core.workflows.image_anomaly import (
     ImageAnomalyConfig,
     run_image_anomaly_training,
 )

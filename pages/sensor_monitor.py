@@ -8,7 +8,7 @@ from core.charts import series as charts_series
 from core.charts import series_anomaly as charts_anomaly
 from core.charts import training as charts_training
 from core.data import sensor_sources as sources
-from core.decisions.maintenance import predictions_csv
+from core.data.tables import predictions_csv
 from core.demo.models import DEMO_RUL_MODEL
 from core.jobs import sensor as sensor_jobs
 from core.jobs import sensor_results

@@ -5,7 +5,7 @@ import streamlit as st
 
 from core import ui
 from core.charts import common as charts
-from core.decisions.maintenance import predictions_csv
+from core.data.tables import predictions_csv
 from core.demo.models import DEMO_IMAGE_MODEL
 from core.inference import spot_check as checks
 from core.inference.verdicts import decision_summary

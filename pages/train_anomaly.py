@@ -7,7 +7,7 @@ from core import ui
 from core.charts import common as charts
 from core.charts import image_anomaly as charts_image_anomaly
 from core.charts import training as charts_training
-from core.engine.image_anomaly_training import save_image_anomaly_run
+from core.workflows.image_anomaly import save_image_anomaly_run
 from core.jobs import image_anomaly as anomaly_jobs
 from core.jobs.manager import JobRefused
 

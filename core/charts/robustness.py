@@ -5,6 +5,7 @@ from __future__ import annotations
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from core.data.perturbations import PERTURBATIONS
 from core.data.validation import describe_value
 
 ROW_KEYS = ("perturbation", "severity", "label", "accuracy", "flip_share")
@@ -29,8 +30,6 @@ def _check_result(result) -> list[dict]:
 
 
 def _kind_name(kind: str) -> str:
-    from core.decisions.robustness import PERTURBATIONS
-
     known = PERTURBATIONS.get(kind)
     return known.name if known is not None else kind
 

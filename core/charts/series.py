@@ -16,8 +16,8 @@ import pandas as pd
 import plotly.colors
 import plotly.graph_objects as go
 
+from core.data.tables import check_frame
 from core.data.validation import describe_value
-from core.decisions.maintenance import check_frame
 from core.metrics.series import evaluate_regression
 
 __all__ = [

@@ -13,8 +13,9 @@ from core.charts.series import (
     WARNING_COLOUR,
     check_number,
 )
+from core.data.tables import check_frame
 from core.data.validation import describe_value
-from core.decisions.maintenance import check_frame, flagged_stretches
+from core.metrics.anomalies import flagged_stretches
 
 __all__ = ["anomaly_timeline"]
 

@@ -6,20 +6,7 @@ import argparse
 import json
 from pathlib import Path
 
-
-def print_json(payload: dict) -> None:
-    """Prints `payload` as one JSON line (the contract of `--json`)."""
-    print(json.dumps(payload, sort_keys=True, default=str), flush=True)
-
-
-def open_registry(arguments: argparse.Namespace):
-    """Opens the registry; like the app, a fresh one gets the bundled demo models first."""
-    from core.demo.models import ensure_demo_models
-    from core.registry.store import ModelRegistry, resolve_registry_directory
-
-    registry = ModelRegistry(resolve_registry_directory(getattr(arguments, "registry", None)))
-    ensure_demo_models(registry)
-    return registry
+from core.cli.common import open_registry, print_json
 
 
 def image_config_from_arguments(arguments: argparse.Namespace):

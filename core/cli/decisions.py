@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import time
 
-from core.cli.commands import open_registry, print_json
+from core.cli.common import open_registry, print_json
 
 COST_OPTIONS = ("missed_defect_cost", "false_reject_cost", "defect_rate")
 

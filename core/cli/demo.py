@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import argparse
 
-from core.cli.commands import print_json
+from core.cli.common import print_json
 
 
 def add_demo_parsers(subcommands, add_common_options) -> None:

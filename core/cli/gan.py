@@ -7,7 +7,7 @@ import sys
 from collections.abc import Mapping
 from pathlib import Path
 
-from core.cli.commands import open_registry, print_json
+from core.cli.common import open_registry, print_json
 from core.cli.terminal_progress import TerminalProgressBar
 
 GAN_LOG_KEYS = ("d_loss", "g_loss")

@@ -5,14 +5,14 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from core.cli.commands import open_registry, print_json
+from core.cli.common import open_registry, print_json
 from core.cli.terminal_progress import TerminalProgressBar
 
 
 def add_train_anomaly_parser(kinds, add_common_options) -> None:
     """Adds `train image-anomaly` to the `train` sub-commands."""
-    from core.engine.image_anomaly_training import ImageAnomalyConfig
     from core.models.image_anomaly import ANOMALY_METHODS
+    from core.workflows.image_anomaly import ImageAnomalyConfig
 
     defaults = ImageAnomalyConfig()
     anomaly = kinds.add_parser(
@@ -65,7 +65,7 @@ def add_train_anomaly_parser(kinds, add_common_options) -> None:
 
 
 def command_train_image_anomaly(arguments: argparse.Namespace) -> int:
-    from core.engine.image_anomaly_training import (
+    from core.workflows.image_anomaly import (
         ImageAnomalyConfig,
         run_image_anomaly_training,
         save_image_anomaly_run,

@@ -19,7 +19,7 @@ from core.cli import image_anomaly as cli_anomaly
 from core.cli import predict as cli_predict
 from core.cli import series as cli_series
 from core.cli import signoff as cli_signoff
-from core.cli.commands import print_json
+from core.cli.common import print_json
 
 
 def command_sample_data(arguments: argparse.Namespace) -> int:

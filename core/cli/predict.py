@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable
 from typing import TextIO
 
-from core.cli.commands import open_registry, print_json
+from core.cli.common import open_registry, print_json
 
 PREVIEW_COLUMNS = ["source", "name", "predicted", "confidence"]
 

@@ -6,7 +6,7 @@ import argparse
 import dataclasses
 from pathlib import Path
 
-from core.cli.commands import open_registry, print_json
+from core.cli.common import open_registry, print_json
 
 
 def add_train_series_parser(kinds, add_common_options) -> None:

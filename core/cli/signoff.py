@@ -11,7 +11,7 @@ import getpass
 import time
 from pathlib import Path
 
-from core.cli.commands import open_registry, print_json
+from core.cli.common import open_registry, print_json
 
 ROBUSTNESS_CHOICES = ("stored", "run", "skip")
 
@@ -78,7 +78,8 @@ def robustness_lines(result: dict) -> list[str]:
 
 
 def command_robustness(arguments: argparse.Namespace) -> int:
-    from core.decisions.robustness import PERTURBATIONS, SEVERITIES, run_robustness
+    from core.data.perturbations import PERTURBATIONS, SEVERITIES
+    from core.decisions.robustness import run_robustness
 
     registry = open_registry(arguments)
     start = time.perf_counter()

@@ -1,10 +1,9 @@
-"""NASA C-MAPSS turbofan files: detect, read and load them as sensor series.
+"""NASA C-MAPSS turbofan files: find them in a folder and load them as sensor series.
 
 C-MAPSS (Saxena et al., PHM08) ships per sub-dataset FD001..FD004 a training file train_FD00x.txt
 (engines run to failure), a test file test_FD00x.txt (engines cut off before failure) and
 RUL_FD00x.txt (the true remaining useful life of each test engine at its last row). The text files
-are space separated, without a header, with 26 numbers per line (often with 2 trailing spaces):
-unit, cycle, 3 operating settings and 21 sensors, named here `setting_1..3` and `sensor_01..21`.
+are read by `core.data.cmapss_text`.
 """
 
 from __future__ import annotations
@@ -12,16 +11,13 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
-from typing import IO
 
 import pandas as pd
 
 from core.data import series
+from core.data.cmapss_text import SENSOR_COLUMNS, SETTING_COLUMNS
 from core.data.validation import describe_value
 
-SETTING_COLUMNS = [f"setting_{index}" for index in range(1, 4)]
-SENSOR_COLUMNS = [f"sensor_{index:02d}" for index in range(1, 22)]
-CMAPSS_COLUMNS = ["unit", "cycle", *SETTING_COLUMNS, *SENSOR_COLUMNS]
 _FILE_PATTERN = re.compile(r"^(train|test|rul)_(fd\d{3})\.txt$", re.IGNORECASE)
 
 
@@ -30,60 +26,6 @@ def cmapss_mapping() -> series.ColumnMapping:
     return series.ColumnMapping(
         unit="unit", time="cycle", sensors=list(SENSOR_COLUMNS), settings=list(SETTING_COLUMNS)
     )
-
-
-def looks_like_cmapss(sample: str) -> bool:
-    """Returns whether text starts like a C-MAPSS file: a first line of 26 space-separated numbers.
-
-    Only the first line decides, so that a damaged later line is reported by the C-MAPSS reader
-    (naming the line or the sensor) instead of turning the file into a one-column CSV.
-
-    Args:
-        sample: The first kilobytes of the file, decoded.
-    """
-    first_line = next((line for line in sample.splitlines() if line.strip()), "")
-    if any(separator in first_line for separator in ",;\t"):
-        return False
-    tokens = first_line.split()
-    try:
-        [float(token) for token in tokens]
-    except ValueError:
-        return False
-    return len(tokens) == len(CMAPSS_COLUMNS)
-
-
-def read_cmapss_text(
-    source: str | os.PathLike | IO[bytes], *, name: str, max_rows: int
-) -> pd.DataFrame:
-    """Reads a C-MAPSS text file into a raw table with the `CMAPSS_COLUMNS` names.
-
-    Args:
-        source: A path or a binary file object.
-        name: The file name shown in messages.
-        max_rows: Read at most this many rows plus one, so the caller can refuse larger files.
-
-    Returns:
-        The raw table; `frame.attrs["notes"]` is an empty list.
-
-    Raises:
-        ValueError: If a line does not hold 26 values.
-    """
-    try:
-        # latin-1 never fails to decode; any stray text is reported later as non-numeric.
-        frame = pd.read_csv(source, sep=r"\s+", header=None, nrows=max_rows + 1, encoding="latin-1")
-    except pd.errors.ParserError as error:
-        raise ValueError(
-            "Expected 26 space-separated numbers on every line of a C-MAPSS file. "
-            f"Received: name='{name}': {str(error).strip()}"
-        ) from error
-    if frame.shape[1] != len(CMAPSS_COLUMNS):
-        raise ValueError(
-            "Expected 26 space-separated numbers on every line of a C-MAPSS file. "
-            f"Received: name='{name}' with {frame.shape[1]} columns"
-        )
-    frame.columns = CMAPSS_COLUMNS
-    frame.attrs["notes"] = []
-    return frame
 
 
 def find_cmapss_files(directory: str | os.PathLike) -> dict[str, dict[str, Path]]:

@@ -78,7 +78,7 @@ def inspect_images(path: Path) -> dict:
 
 def inspect_series(path: Path) -> dict:
     """Loads sensor series (one file, or every series file of a folder) and reports them."""
-    from core.data.series import load_series
+    from core.data.series_loading import load_series
 
     if path.is_dir() and not any(
         entry.name.lower().startswith("train_fd") for entry in path.iterdir()
@@ -209,7 +209,7 @@ def inspect_uploads(files: list[tuple[str, bytes]]) -> dict:
         load_image_zip,
         load_uploaded_images,
     )
-    from core.data.series import load_series
+    from core.data.series_loading import load_series
     from core.data.validation import RejectedFile
 
     report: dict = {"image_archives": [], "images": None, "series": [], "rejected": []}

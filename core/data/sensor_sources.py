@@ -25,6 +25,7 @@ from core.data import archives
 from core.data.series import ColumnMapping, dataset_from_frame, detect_column_mapping
 from core.data.series_io import PARQUET_EXTENSIONS, TEXT_EXTENSIONS, read_series_file
 from core.data.series_validation import name_file_in_error
+from core.data.truth_files import load_anomaly_labels, read_final_rul
 from core.data.validation import check_named_files, describe_value
 
 SAMPLE, UPLOAD = "sample", "upload"
@@ -341,9 +342,6 @@ def read_truth(truth: SeriesSource, task: str, dataset):
         ValueError: If the file does not have the layout the task needs (the message says which).
     """
     if task == "anomaly":
-        from core.metrics.anomalies import load_anomaly_labels
-
         return load_anomaly_labels(truth.data)
-    from core.workflows.series import read_final_rul
 
     return read_final_rul(truth.data, name=truth.name, units=dataset.units())

@@ -3,10 +3,10 @@
 A series file holds one or more machines ("units") observed over time. Long format has one row per
 unit and time step: a unit column, a time column and one column per sensor (plus optional operating
 settings, a categorical label and a remaining-useful-life column). A wide single-machine file has no
-unit column: every row is one time step of the same machine. NASA C-MAPSS text files are detected
-here and parsed by `core.data.cmapss`; files are read by `core.data.series_io`, whose
-`read_series_file` and `MAX_SERIES_ROWS` are re-exported here; the checks live in
-`core.data.series_validation`.
+unit column: every row is one time step of the same machine. Files are read by
+`core.data.series_io` (C-MAPSS text through `core.data.cmapss_text`), whose `read_series_file` and
+`MAX_SERIES_ROWS` are re-exported here; the checks live in `core.data.series_validation`;
+`core.data.series_loading.load_series` is the one entry for any series file.
 
 Every series becomes a `SeriesDataset` whose frame has the canonical columns `unit`, `cycle`, the
 settings, the sensors, then the optional `label`, `rul` and `timestamp`. When the time column holds
@@ -18,10 +18,8 @@ counted).
 from __future__ import annotations
 
 import dataclasses
-import os
 import re
 import warnings
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -43,7 +41,6 @@ __all__ = [
     "SeriesDataset",
     "dataset_from_frame",
     "detect_column_mapping",
-    "load_series",
     "read_series_file",
 ]
 
@@ -347,59 +344,3 @@ def dataset_from_frame(
         constant_sensors=constant,
         problems=problems,
     )
-
-
-def load_series(
-    source: str | os.PathLike | bytes,
-    *,
-    name: str | None = None,
-    mapping: ColumnMapping | None = None,
-    window: int | None = None,
-    allow_missing: bool = False,
-) -> SeriesDataset:
-    """Reads and validates a sensor series file (CSV, Parquet or C-MAPSS).
-
-    Args:
-        source: A path, the bytes of an uploaded file, or a directory holding train_FD00x.txt
-            (C-MAPSS training units).
-        name: File name for messages and format detection (see `read_series_file`).
-        mapping: Column roles; defaults to `detect_column_mapping` (or the C-MAPSS layout).
-        window: Window length the series will be cut into; units shorter than it are listed in
-            `problems`. Defaults to None (no check).
-        allow_missing: Keep rows with NaN/inf values (inf becomes NaN) instead of failing.
-            Defaults to False.
-
-    Returns:
-        A `SeriesDataset`.
-
-    Raises:
-        ValueError: If the file cannot be read or fails a check of `dataset_from_frame`; the
-            message names the file (`name`, or the path's name).
-    """
-    from core.data import cmapss  # Imported here: `cmapss` builds on this module.
-
-    if isinstance(source, str | os.PathLike) and Path(source).is_dir():
-        return cmapss.load_cmapss(source, window=window, allow_missing=allow_missing)
-    frame, source_format = read_series_file(source, name=name)
-    notes = list(frame.attrs.get("notes", []))
-    if mapping is None:
-        if source_format == "cmapss":
-            mapping = cmapss.cmapss_mapping()
-        else:
-            mapping = detect_column_mapping(frame)
-        ignored = [str(column) for column in frame.columns if column not in mapping.columns()]
-        if ignored:
-            notes.append(f"Ignored columns that are not numeric sensors: {ignored[:20]}")
-    if name is None and isinstance(source, str | os.PathLike):
-        name = Path(source).name
-    try:
-        return dataset_from_frame(
-            frame,
-            mapping,
-            source_format=source_format,
-            window=window,
-            allow_missing=allow_missing,
-            notes=notes,
-        )
-    except ValueError as error:
-        raise series_validation.name_file_in_error(error, name) from error

@@ -19,6 +19,7 @@ import pandas as pd
 from pyarrow import parquet
 
 from core.data import archives
+from core.data.cmapss_text import looks_like_cmapss, read_cmapss_text
 from core.data.validation import describe_value
 
 MAX_SERIES_ROWS = 5_000_000
@@ -210,10 +211,8 @@ def read_series_file(
             sample = codecs.getincrementaldecoder(encoding)().decode(head, final=False)
         except UnicodeDecodeError:
             encoding, sample = "latin-1", head.decode("latin-1")
-        from core.data import cmapss  # Imported here: `cmapss` builds on this module.
-
-        if cmapss.looks_like_cmapss(sample):
-            frame = cmapss.read_cmapss_text(_open(source), name=display, max_rows=MAX_SERIES_ROWS)
+        if looks_like_cmapss(sample):
+            frame = read_cmapss_text(_open(source), name=display, max_rows=MAX_SERIES_ROWS)
             source_format = "cmapss"
         else:
             frame, source_format = _read_delimited(source, display, sample, encoding), "csv"

@@ -199,7 +199,7 @@ def _train_gan_demo(settings: dict, data, listeners) -> tuple:
 def _train_image_anomaly_demo(settings: dict, data, listeners) -> tuple:
     from core.data.bundled import sample_data_directory
     from core.data.masks import bundled_mask_directory
-    from core.engine.image_anomaly_training import (
+    from core.workflows.image_anomaly import (
         ImageAnomalyConfig,
         run_image_anomaly_training,
         save_image_anomaly_run,

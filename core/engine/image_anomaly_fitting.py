@@ -1,4 +1,4 @@
-"""Fitting the two image anomaly methods on good images (run by `image_anomaly_training`).
+"""Fitting the two image anomaly methods on good images (run by `core.workflows.image_anomaly`).
 
 Each returns a dict: `model` (the anomaly map model), `history`, `epochs_run`, `best_epoch` and
 `cancelled`. Networks: `core.models.image_anomaly`.

@@ -1,4 +1,5 @@
-"""Settings of one image training run (`ImageTrainingConfig`), checked in one place."""
+"""Settings of one image training run (`ImageTrainingConfig`, checked in one place) and what it
+produced (`ImageTrainingResult`, packed by `finish_training` for every training path)."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from core.data.config_checks import (
 from core.engine.distribution import STRATEGIES
 from core.engine.image_pipeline import OPTIMIZERS, SCHEDULES
 from core.engine.precision import PRECISIONS
+from core.engine.progress import emit_train_end
 from core.models.image import (
     DEFAULT_IMAGE_MODEL,
     IMAGE_MODEL_PRESETS,
@@ -145,3 +147,73 @@ class ImageTrainingConfig:
         if isinstance(arguments.get("augmentation"), Mapping):
             arguments["augmentation"] = AugmentationConfig.from_dict(arguments["augmentation"])
         return dataclass_from_dict(cls, arguments)
+
+
+@dataclasses.dataclass
+class ImageTrainingResult:
+    """What one training run produced.
+
+    Attributes:
+        model: The trained `keras.Model`, holding the weights of `best_epoch`.
+        history: Per-epoch metrics ("loss", "accuracy", "val_loss", "val_accuracy", ...).
+        epochs_run: Epochs started (a cancelled epoch counts).
+        cancelled: True if a `CancellationToken` stopped the run.
+        best_epoch: Epoch (from 1) whose weights the model holds, or None if no epoch finished.
+        config: The configuration used.
+        seconds: Wall time of `fit`, validation included.
+        samples_per_second: Training images processed per second of `seconds`.
+    """
+
+    model: Any
+    history: dict[str, list[float]]
+    epochs_run: int
+    cancelled: bool
+    best_epoch: int | None
+    config: ImageTrainingConfig
+    seconds: float
+    samples_per_second: float
+
+
+def finish_training(
+    model,
+    history: dict[str, list[float]],
+    *,
+    config: ImageTrainingConfig,
+    cancelled: bool,
+    best_epoch: int | None,
+    seconds: float,
+    samples: int,
+    listeners: Sequence[object],
+) -> ImageTrainingResult:
+    """Packs a finished run into an `ImageTrainingResult` and tells listeners it ended.
+
+    Args:
+        model: The trained model, holding the weights of `best_epoch`.
+        history: Per-epoch metric lists.
+        config: The configuration used.
+        cancelled: Whether a `CancellationToken` stopped the run.
+        best_epoch: Epoch (from 1) whose weights the model holds, or None.
+        seconds: Wall time of training, validation included.
+        samples: Training images processed.
+        listeners: `core.engine.progress` listeners to send the train-end event to.
+    """
+    epochs_run = len(history.get("loss", []))
+    result = ImageTrainingResult(
+        model=model,
+        history=history,
+        epochs_run=epochs_run,
+        cancelled=cancelled,
+        best_epoch=best_epoch,
+        config=config,
+        seconds=seconds,
+        samples_per_second=samples / seconds if seconds > 0 else 0.0,
+    )
+    emit_train_end(
+        listeners,
+        epochs_run=epochs_run,
+        cancelled=cancelled,
+        best_epoch=best_epoch,
+        seconds=seconds,
+        history=history,
+    )
+    return result

@@ -14,16 +14,14 @@ Example:
 
 from __future__ import annotations
 
-import dataclasses
 import math
 import time
 from collections.abc import Iterable, Sequence
-from typing import Any
 
 import numpy as np
 
 from core.data.config_checks import is_integer
-from core.engine.image_config import ImageTrainingConfig
+from core.engine.image_config import ImageTrainingConfig, ImageTrainingResult, finish_training
 from core.engine.image_pipeline import (
     OPTIMIZERS,
     SCHEDULES,
@@ -32,8 +30,9 @@ from core.engine.image_pipeline import (
     make_training_datasets,
 )
 from core.engine.keras_progress import make_progress_callback
+from core.engine.multiworker import fit_multiworker
 from core.engine.precision import precision_scope, resolve_precision
-from core.engine.progress import CancellationToken, emit_train_end
+from core.engine.progress import CancellationToken
 from core.models.image import build_image_model
 
 __all__ = [
@@ -46,31 +45,6 @@ __all__ = [
     "split_and_train",
     "train_image_classifier",
 ]
-
-
-@dataclasses.dataclass
-class ImageTrainingResult:
-    """What one training run produced.
-
-    Attributes:
-        model: The trained `keras.Model`, holding the weights of `best_epoch`.
-        history: Per-epoch metrics ("loss", "accuracy", "val_loss", "val_accuracy", ...).
-        epochs_run: Epochs started (a cancelled epoch counts).
-        cancelled: True if a `CancellationToken` stopped the run.
-        best_epoch: Epoch (from 1) whose weights the model holds, or None if no epoch finished.
-        config: The configuration used.
-        seconds: Wall time of `fit`, validation included.
-        samples_per_second: Training images processed per second of `seconds`.
-    """
-
-    model: Any
-    history: dict[str, list[float]]
-    epochs_run: int
-    cancelled: bool
-    best_epoch: int | None
-    config: ImageTrainingConfig
-    seconds: float
-    samples_per_second: float
 
 
 def train_image_classifier(
@@ -186,8 +160,6 @@ def fit_image_classifier(
     keras.utils.set_random_seed(config.seed)
     steps_per_epoch = math.ceil(training_count / config.batch_size)
     if config.strategy == "multiworker":
-        from core.engine.multiworker import fit_multiworker
-
         return fit_multiworker(
             train_dataset,
             validation_dataset,
@@ -265,51 +237,6 @@ def fit_image_classifier(
         samples=samples,
         listeners=listeners,
     )
-
-
-def finish_training(
-    model,
-    history: dict[str, list[float]],
-    *,
-    config: ImageTrainingConfig,
-    cancelled: bool,
-    best_epoch: int | None,
-    seconds: float,
-    samples: int,
-    listeners: Sequence[object],
-) -> ImageTrainingResult:
-    """Packs a finished run into an `ImageTrainingResult` and tells listeners it ended.
-
-    Args:
-        model: The trained model, holding the weights of `best_epoch`.
-        history: Per-epoch metric lists.
-        config: The configuration used.
-        cancelled: Whether a `CancellationToken` stopped the run.
-        best_epoch: Epoch (from 1) whose weights the model holds, or None.
-        seconds: Wall time of training, validation included.
-        samples: Training images processed.
-        listeners: `core.engine.progress` listeners to send the train-end event to.
-    """
-    epochs_run = len(history.get("loss", []))
-    result = ImageTrainingResult(
-        model=model,
-        history=history,
-        epochs_run=epochs_run,
-        cancelled=cancelled,
-        best_epoch=best_epoch,
-        config=config,
-        seconds=seconds,
-        samples_per_second=samples / seconds if seconds > 0 else 0.0,
-    )
-    emit_train_end(
-        listeners,
-        epochs_run=epochs_run,
-        cancelled=cancelled,
-        best_epoch=best_epoch,
-        seconds=seconds,
-        history=history,
-    )
-    return result
 
 
 def _check_class_names(class_names: Sequence[str]) -> int:

@@ -18,6 +18,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from core.engine.image_config import finish_training
 from core.engine.precision import precision_scope, resolve_precision
 from core.engine.progress import CancellationToken, ProgressBroadcaster
 from core.models.image import build_image_model
@@ -80,7 +81,7 @@ def fit_multiworker(
         strategy: The `tf.distribute.Strategy`, made before TensorFlow's first operation.
 
     Returns:
-        An `ImageTrainingResult` (via `core.engine.image_training.finish_training`); its model holds
+        An `ImageTrainingResult` (via `core.engine.image_config.finish_training`); its model holds
         the weights of the best epoch by validation loss (training loss without validation).
 
     Raises:
@@ -90,7 +91,6 @@ def fit_multiworker(
     import tensorflow as tf
 
     from core.engine.image_pipeline import make_optimizer
-    from core.engine.image_training import finish_training
 
     listeners = list(listeners)
     replicas = strategy.num_replicas_in_sync

@@ -25,14 +25,15 @@ import numpy as np
 import pandas as pd
 
 from core.data.splits import split_units
+from core.data.truth_files import load_anomaly_labels
 from core.data.validation import describe_value
 from core.data.windows import SensorScaler, make_windows, rul_targets
 from core.engine.keras_progress import make_progress_callback
 from core.engine.precision import precision_scope, resolve_precision
 from core.engine.progress import CancellationToken, emit_train_end
 from core.engine.series_anomaly_scoring import anomaly_scores
-from core.engine.series_training import SeriesRunResult, SeriesTrainingConfig
-from core.metrics.anomalies import evaluate_anomalies, load_anomaly_labels
+from core.engine.series_config import SeriesRunResult, SeriesTrainingConfig
+from core.metrics.anomalies import evaluate_anomalies
 from core.models.series_autoencoder import AUTOENCODER_PRESETS, build_sequence_autoencoder
 
 __all__ = [
@@ -215,7 +216,7 @@ def train_anomaly_detector(
 
     if not isinstance(dataset, SeriesDataset):
         raise TypeError(
-            "Expected a SeriesDataset (see core.data.series.load_series). "
+            "Expected a SeriesDataset (see core.data.series_loading.load_series). "
             f"Received: dataset={describe_value(dataset)}"
         )
     config = config or SeriesTrainingConfig(task="anomaly")

@@ -37,7 +37,7 @@ def check_dataset(dataset: object, name: str = "dataset") -> None:
 
     if not isinstance(dataset, SeriesDataset):
         raise TypeError(
-            f"Expected a SeriesDataset (see core.data.series.load_series). "
+            f"Expected a SeriesDataset (see core.data.series_loading.load_series). "
             f"Received: {name}={describe_value(dataset)}"
         )
     if not dataset.sensor_columns:
@@ -222,7 +222,7 @@ def predict_series(
     config = config.validate()
     check_dataset(dataset)
     if config.task == "anomaly":
-        from core.engine.series_anomaly import anomaly_scores
+        from core.engine.series_anomaly_scoring import anomaly_scores
 
         scores = anomaly_scores(model, scaler, config, dataset, threshold)
         return scores.assign(predicted=scores["score"])

@@ -1,6 +1,6 @@
 """Fast predictions of image anomaly models: anomaly maps, image scores and a good/anomaly verdict.
 
-A registered anomaly model (task "image_anomaly", `core.engine.image_anomaly_training`) maps raw
+A registered anomaly model (task "image_anomaly", `core.workflows.image_anomaly`) maps raw
 0-255 images to an anomaly map; the image score is the map's maximum and a part is an anomaly when
 its score is at or over the threshold set on held-out good images (`extra.threshold`). Like
 `core.inference.classifier.ImagePredictor`, the predictor traces one `tf.function` with a fixed

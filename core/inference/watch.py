@@ -24,8 +24,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 from core.data.image_decoding import SUPPORTED_IMAGE_SUFFIXES
+from core.data.tables import neutralise_spreadsheet_text
 from core.data.validation import describe_value
-from core.decisions.maintenance import neutralise_spreadsheet_text
 from core.inference.line import DEFAULT_BATCH_SIZE, InputItem, score_batches
 from core.inference.writers import (
     REJECTED_COLUMNS,

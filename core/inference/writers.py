@@ -11,7 +11,7 @@ import os
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
-from core.decisions.maintenance import neutralise_spreadsheet_text
+from core.data.tables import neutralise_spreadsheet_text
 
 OUTPUT_SUFFIXES = (".csv", ".parquet")
 REJECTED_COLUMNS = ("source", "name", "reason")
@@ -46,7 +46,7 @@ class CsvRowWriter:
     """Writes rows to a CSV file as they come, safe to open in a spreadsheet, flushed per call.
 
     Text cells starting with `=`, `+`, `-`, `@`, a tab or a carriage return get a leading
-    apostrophe (as `core.decisions.maintenance.predictions_csv`). The header is written once: when
+    apostrophe (as `core.data.tables.predictions_csv`). The header is written once: when
     the file is new or empty; appending to a file keeps its rows.
 
     Args:

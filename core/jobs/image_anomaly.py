@@ -1,6 +1,6 @@
 """The engine behind the anomaly training page: configuration, background work, results.
 
-An image anomaly model learns the good parts only (`core.engine.image_anomaly_training`); the defect
+An image anomaly model learns the good parts only (`core.workflows.image_anomaly`); the defect
 images of the data set only test it. A page picks an `ImageSource` (`core.data.image_sources`),
 turns its widget values into an `ImageAnomalyConfig` with `anomaly_config(...)` and submits
 `make_anomaly_work(source, config)` to the `JobManager`. The work loads the images at the chosen
@@ -27,9 +27,9 @@ import numpy as np
 
 from core.data.image_sources import SAMPLE, ImageSource, display_image
 from core.data.validation import describe_value
-from core.engine.image_anomaly_training import ANOMALY_CLASS, ImageAnomalyConfig
 from core.jobs.image import job_rows, queue_text
 from core.models.image_anomaly import ANOMALY_METHODS
+from core.workflows.image_anomaly import ANOMALY_CLASS, ImageAnomalyConfig
 
 __all__ = [
     "IMAGE_SIZE_CHOICES",
@@ -137,7 +137,7 @@ class AnomalyWork:
     def __call__(self, progress, cancellation):
         """Loads, trains and evaluates; returns the `ImageAnomalyRunResult`, or None when
         cancelled while loading."""
-        from core.engine.image_anomaly_training import run_image_anomaly_training
+        from core.workflows.image_anomaly import run_image_anomaly_training
 
         size = self.config.image_size
         progress.set_message(f"Loading {self.source.description}")

@@ -1,4 +1,4 @@
-"""Anomaly flags against known anomalous stretches: label loading and per-step/per-event scores.
+"""Anomaly flags: flagged stretches, and flags against known stretches (per step and per event).
 
 Example:
     evaluate_anomalies(scores, load_anomaly_labels("sample_data/sensors/live_anomalies.csv"))
@@ -6,81 +6,15 @@ Example:
 
 from __future__ import annotations
 
-import os
-
 import numpy as np
 import pandas as pd
 
+from core.data.tables import check_frame, finite_column
+from core.data.truth_files import load_anomaly_labels
 from core.data.validation import describe_value
 from core.metrics.series import evaluate_binary_flags
 
-__all__ = ["LABEL_COLUMNS", "evaluate_anomalies", "load_anomaly_labels"]
-
-LABEL_COLUMNS = ("start_cycle", "end_cycle", "kind", "sensors")
-
-
-def load_anomaly_labels(source: str | os.PathLike | bytes | pd.DataFrame) -> pd.DataFrame:
-    """Reads known anomalous stretches (e.g. `sample_data/sensors/live_anomalies.csv`).
-
-    Column names are matched ignoring case and surrounding spaces. `kind` and `sensors` are
-    optional (filled with "unknown" and ""); an optional `unit` column is kept.
-
-    Args:
-        source: A CSV/Parquet path, the bytes of an uploaded file, or a DataFrame.
-
-    Returns:
-        A DataFrame with `start_cycle`, `end_cycle` (inclusive, numbers), `kind` and `sensors`
-        (names joined by ";"), plus `unit` when present.
-
-    Raises:
-        ValueError: If the file cannot be read, `start_cycle` or `end_cycle` is missing or not a
-            number, or a stretch ends before it starts.
-        TypeError: If `source` is neither a path, bytes nor a DataFrame.
-    """
-    if isinstance(source, pd.DataFrame):
-        frame = source.copy()
-    else:
-        from core.data.series_io import read_series_file
-
-        frame, _ = read_series_file(source)
-    frame.columns = [str(column).strip().lower() for column in frame.columns]
-    missing = [column for column in ("start_cycle", "end_cycle") if column not in frame.columns]
-    if missing:
-        raise ValueError(
-            f"Expected anomaly label columns {list(LABEL_COLUMNS)} (kind and sensors optional). "
-            f"Received: missing={missing}, columns={list(frame.columns)}"
-        )
-    for column in ("start_cycle", "end_cycle"):
-        values = pd.to_numeric(frame[column], errors="coerce")
-        bad = np.flatnonzero(~np.isfinite(values.to_numpy(dtype="float64")))
-        if len(bad):
-            raise ValueError(
-                f"Expected a number in `{column}` on every row. Received: "
-                f"{column}={describe_value(frame[column].iat[bad[0]])} on row {bad[0] + 1}"
-            )
-        integral = (values == values.round()).all()
-        frame[column] = values.astype("int64") if integral else values.astype("float64")
-    reversed_rows = np.flatnonzero((frame["end_cycle"] < frame["start_cycle"]).to_numpy())
-    if len(reversed_rows):
-        row = reversed_rows[0]
-        raise ValueError(
-            "Expected end_cycle >= start_cycle on every row. Received: start_cycle="
-            f"{frame['start_cycle'].iat[row]}, end_cycle={frame['end_cycle'].iat[row]} on row "
-            f"{row + 1} ({len(reversed_rows)} such row(s))"
-        )
-    kind = frame["kind"] if "kind" in frame.columns else pd.Series("unknown", index=frame.index)
-    sensors = frame["sensors"] if "sensors" in frame.columns else pd.Series("", index=frame.index)
-    labels = pd.DataFrame(
-        {
-            "start_cycle": frame["start_cycle"],
-            "end_cycle": frame["end_cycle"],
-            "kind": kind.fillna("unknown").astype(str),
-            "sensors": sensors.fillna("").astype(str),
-        }
-    )
-    if "unit" in frame.columns:
-        labels.insert(0, "unit", frame["unit"])
-    return labels.reset_index(drop=True)
+__all__ = ["STRETCH_COLUMNS", "evaluate_anomalies", "flagged_stretches"]
 
 
 def _flag_runs(units: np.ndarray, flags: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -175,3 +109,70 @@ def evaluate_anomalies(scores_frame: pd.DataFrame, anomalies_frame: pd.DataFrame
 def _plain(value: object) -> object:
     value = value.item() if isinstance(value, np.generic) else value
     return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
+STRETCH_COLUMNS = ("unit", "start_cycle", "end_cycle", "peak_score")
+
+
+def _flag_values(flagged: pd.Series) -> np.ndarray:
+    """Returns the flags as booleans, or raises when one is not True/False/0/1."""
+    if pd.api.types.is_bool_dtype(flagged):
+        return flagged.to_numpy(dtype=bool)
+    values = pd.to_numeric(flagged, errors="coerce").to_numpy(dtype=float)
+    bad = ~np.isin(values, (0.0, 1.0))
+    if bad.any():
+        examples = [describe_value(value) for value in flagged[bad].iloc[:3].tolist()]
+        raise ValueError(
+            "Expected `flagged` to hold True/False (or 1/0). "
+            f"Received: {int(bad.sum())} bad value(s) such as {', '.join(examples)}"
+        )
+    return values == 1.0
+
+
+def flagged_stretches(scores: pd.DataFrame) -> pd.DataFrame:
+    """Maximal runs of consecutive flagged time steps, per unit.
+
+    Rows are taken in cycle order within each unit; a run ends at the first unflagged row or at
+    the unit's end (a missing cycle does not split a run).
+
+    Args:
+        scores: Columns `unit`, `cycle`, `score`, `flagged` (bool or 0/1).
+
+    Returns:
+        A DataFrame with columns `unit`, `start_cycle`, `end_cycle` (both inclusive) and
+        `peak_score` (highest score in the run), ordered by unit then start cycle.
+
+    Raises:
+        TypeError: If `scores` is not a DataFrame.
+        ValueError: If columns are missing, flags are not boolean or scores not finite.
+    """
+    check_frame(scores, "scores", ("unit", "cycle", "score", "flagged"))
+    ordered = scores.sort_values(["unit", "cycle"], kind="stable")
+    flags = _flag_values(ordered["flagged"])
+    score_values = finite_column(ordered["score"], "score")
+    if not flags.any():
+        return pd.DataFrame({column: [] for column in STRETCH_COLUMNS})
+    units = ordered["unit"].to_numpy()
+    new_unit = np.ones(len(units), dtype=bool)
+    new_unit[1:] = units[1:] != units[:-1]
+    previous_flag = np.zeros(len(flags), dtype=bool)
+    previous_flag[1:] = flags[:-1]
+    starts = flags & (new_unit | ~previous_flag)
+    run_ids = np.cumsum(starts)[flags]
+    runs = pd.DataFrame(
+        {
+            "run": run_ids,
+            "unit": units[flags],
+            "cycle": ordered["cycle"].to_numpy()[flags],
+            "score": score_values[flags],
+        }
+    )
+    grouped = runs.groupby("run", sort=True)
+    return pd.DataFrame(
+        {
+            "unit": grouped["unit"].first().to_numpy(),
+            "start_cycle": grouped["cycle"].first().to_numpy(),
+            "end_cycle": grouped["cycle"].last().to_numpy(),
+            "peak_score": grouped["score"].max().to_numpy(),
+        }
+    )

@@ -1,6 +1,6 @@
 """Evaluating an image anomaly model: the threshold, image and pixel AUROC, and test metrics.
 
-Pure numpy (the masks loader included): `core.engine.image_anomaly_training` calls these after
+Pure numpy (the masks loader included): `core.workflows.image_anomaly` calls these after
 fitting, and anything holding scores and maps can too.
 """
 

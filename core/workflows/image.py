@@ -6,13 +6,15 @@ user interface.
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
 
 from core.data.validation import describe_value
+from core.engine.image_streaming import should_stream
+from core.workflows.image_runs import ImageRunResult, evaluated_run, summary_metrics
+from core.workflows.image_streamed import run_streaming_image_training
 
 IMAGE_TASK = "image_classification"
 ANOMALY_TASK = "image_anomaly"
@@ -21,31 +23,6 @@ INSPECTION_TASKS = (IMAGE_TASK, ANOMALY_TASK)
 STREAM_CHOICES = ("auto", "always", "never")
 # Enough to browse in a gallery; the full list would bloat the metadata of a poor model.
 MAX_STORED_MISCLASSIFIED = 100
-
-
-@dataclasses.dataclass
-class ImageRunResult:
-    """One finished (or cancelled) image training run, ready to inspect or register.
-
-    Attributes:
-        training: The `ImageTrainingResult` (model, history, timing).
-        evaluation: `evaluate_classification` on the held-out test split.
-        dataset: The loaded `ImageDataset`.
-        train_indices, validation_indices, test_indices: The split, as indices into `dataset`.
-        record: The registry record once saved, else None.
-    """
-
-    training: object
-    evaluation: dict
-    dataset: object
-    train_indices: np.ndarray
-    validation_indices: np.ndarray
-    test_indices: np.ndarray
-    record: object | None = None
-
-    @property
-    def cancelled(self) -> bool:
-        return bool(self.training.cancelled)
 
 
 def load_image_data(data, config):
@@ -93,13 +70,11 @@ def run_image_training(
         raise ValueError(
             f"Expected stream to be one of {list(STREAM_CHOICES)}. Received: stream={stream!r}"
         )
-    if not isinstance(data, ImageDataset) and stream != "never":
-        from core.engine.image_streaming import run_streaming_image_training, should_stream
-
-        if stream == "always" or should_stream(data, config):
-            return run_streaming_image_training(
-                data, config, listeners=listeners, cancellation=cancellation
-            )
+    streamed = not isinstance(data, ImageDataset) and stream != "never"
+    if streamed and (stream == "always" or should_stream(data, config)):
+        return run_streaming_image_training(
+            data, config, listeners=listeners, cancellation=cancellation
+        )
     dataset = load_image_data(data, config)
     training, (train_indices, validation_indices, test_indices) = split_and_train(
         dataset.images,
@@ -121,53 +96,6 @@ def run_image_training(
         (train_indices, validation_indices, test_indices),
         lambda indices: predictor.predict_arrays(dataset.images[indices]),
     )
-
-
-def evaluated_run(training, dataset, split, predict) -> ImageRunResult:
-    """Scores a trained model on its held-out images and packs the run.
-
-    Args:
-        training: The `ImageTrainingResult`.
-        dataset: The `ImageDataset` or `ImageFileDataset` it trained on.
-        split: `(train_indices, validation_indices, test_indices)` into `dataset`.
-        predict: Returns class probabilities for an array of dataset indices.
-
-    Returns:
-        An `ImageRunResult` evaluated on the test split (the validation split without one).
-    """
-    from core.metrics.evaluation import evaluate_classification
-
-    train_indices, validation_indices, test_indices = split
-    evaluation_indices = test_indices if len(test_indices) else validation_indices
-    evaluation = evaluate_classification(
-        dataset.labels[evaluation_indices],
-        predict(evaluation_indices),
-        dataset.class_names,
-        item_names=[dataset.filenames[index] for index in evaluation_indices],
-    )
-    return ImageRunResult(
-        training=training,
-        evaluation=evaluation,
-        dataset=dataset,
-        train_indices=train_indices,
-        validation_indices=validation_indices,
-        test_indices=test_indices,
-    )
-
-
-def summary_metrics(evaluation: dict) -> dict:
-    """The headline numbers of an evaluation, for tables and `--json` output."""
-    metrics = {
-        "accuracy": evaluation["accuracy"],
-        "macro_f1": evaluation["macro_f1"],
-        "test_count": evaluation["count"],
-    }
-    ok_vs_defect = evaluation.get("ok_vs_defect")
-    if ok_vs_defect:
-        metrics["defect_roc_auc"] = ok_vs_defect["roc_auc"]
-        metrics["defect_recall"] = ok_vs_defect["defect_recall"]
-        metrics["false_reject_rate"] = ok_vs_defect["false_reject_rate"]
-    return metrics
 
 
 def image_run_metadata(result: ImageRunResult, *, owner: str | None = None) -> dict:

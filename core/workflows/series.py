@@ -17,13 +17,14 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from core.data.truth_files import load_anomaly_labels, read_final_rul
 from core.data.validation import describe_value
 
 REGISTRY_TASKS = {"rul": "series_rul", "failure": "series_failure", "anomaly": "series_anomaly"}
@@ -37,7 +38,8 @@ def read_series(source, *, name: str | None = None):
     Raises:
         ValueError: If the data cannot be read (the message says why).
     """
-    from core.data.series import SeriesDataset, load_series
+    from core.data.series import SeriesDataset
+    from core.data.series_loading import load_series
 
     if isinstance(source, SeriesDataset):
         return source
@@ -47,58 +49,6 @@ def read_series(source, *, name: str | None = None):
             f"Received: data='{source}' (no such file or directory)"
         )
     return load_series(source, name=name)
-
-
-def read_final_rul(source, *, name: str | None = None, units: Sequence | None = None) -> pd.Series:
-    """Reads the true remaining life of each unit at its last row.
-
-    Two layouts are accepted: a CSV with columns `unit,rul` (like sample_data's test_rul.csv) and
-    NASA's RUL_FD00x.txt (one number per line, units 1, 2, ... in order).
-
-    Args:
-        source: A path or the bytes of the file.
-        name: File name for messages when `source` is bytes.
-        units: The dataset's units, in order: a one-column file is matched to them by position.
-
-    Returns:
-        A float Series named 'rul', indexed by unit.
-
-    Raises:
-        ValueError: If the file is neither layout, holds a negative or non-numeric value, or its
-            length does not match `units`.
-    """
-    if isinstance(source, bytes | bytearray):
-        data, display = bytes(source), name or "upload"
-    else:
-        path = Path(source)
-        if not path.is_file():
-            raise ValueError(f"Expected a true-RUL file. Received: rul='{source}' (no such file)")
-        data, display = path.read_bytes(), path.name
-    lines = [line.strip() for line in data.decode("latin-1").splitlines() if line.strip()]
-    header = [part.strip().lower() for part in lines[0].split(",")] if lines else []
-    if "rul" in header and "unit" in header:
-        rows = [line.split(",") for line in lines[1:]]
-        unit_index, rul_index = header.index("unit"), header.index("rul")
-        keys = [row[unit_index].strip() if len(row) > unit_index else "" for row in rows]
-        texts = [row[rul_index].strip() if len(row) > rul_index else "" for row in rows]
-        keys = [int(key) if key.lstrip("-").isdigit() else key for key in keys]
-    else:
-        texts = lines
-        if units is not None and len(units) != len(texts):
-            raise ValueError(
-                f"Expected one true RUL per unit ({len(units)} units) in '{display}'. "
-                f"Received: {len(texts)} values"
-            )
-        keys = list(units) if units is not None else list(range(1, len(texts) + 1))
-    values = pd.to_numeric(pd.Series(texts, dtype="object"), errors="coerce")
-    bad = values.isna() | (values < 0)
-    if not len(values) or bad.any():
-        shown = texts[int(np.argmax(bad.to_numpy()))] if len(values) else None
-        raise ValueError(
-            "Expected a CSV with columns unit,rul or one non-negative number per line (NASA "
-            f"RUL_FD00x.txt). Received: name='{display}', value={describe_value(shown)}"
-        )
-    return pd.Series(values.to_numpy("float64"), index=pd.Index(keys, name="unit"), name="rul")
 
 
 def run_series_training(
@@ -311,7 +261,7 @@ def evaluate_registered_series(registry, reference: str, data, *, rul=None, anom
         ValueError: If an anomaly model is evaluated without `anomalies`, or the data is unusable.
     """
     from core.engine.series_training import evaluate_series
-    from core.metrics.anomalies import evaluate_anomalies, load_anomaly_labels
+    from core.metrics.anomalies import evaluate_anomalies
 
     predictor = load_series_predictor(registry, reference)
     dataset = read_series(data)

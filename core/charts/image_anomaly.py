@@ -21,6 +21,7 @@ from core.charts.series import (
     check_number,
 )
 from core.data.validation import describe_value
+from core.metrics.evaluation import roc_auc, roc_curve
 
 __all__ = ["score_distribution", "score_roc_chart"]
 
@@ -188,8 +189,6 @@ def score_roc_chart(
     Raises:
         ValueError: As `score_distribution`.
     """
-    from core.metrics.evaluation import roc_auc, roc_curve
-
     groups = _checked_groups(scores_by_class, good_class)
     threshold_value = check_number(threshold, "threshold")
     good = groups.pop(good_class)

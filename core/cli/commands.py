@@ -7,12 +7,23 @@ import json
 from pathlib import Path
 
 from core.cli.common import open_registry, print_json
+from core.cli.series import command_evaluate_series
+from core.cli.terminal_progress import TerminalProgressBar
+from core.data.images import load_images
+from core.demo.models import DEMO_MODELS_DIRECTORY, build_demo_models
+from core.deploy.export_check import check_exports
+from core.engine.distribution import cluster_role
+from core.engine.image_training import ImageTrainingConfig
+from core.models.image import AugmentationConfig
+from core.workflows.image import (
+    evaluate_registered_model,
+    run_image_training,
+    save_image_run,
+    summary_metrics,
+)
 
 
 def image_config_from_arguments(arguments: argparse.Namespace):
-    from core.engine.image_training import ImageTrainingConfig
-    from core.models.image import AugmentationConfig
-
     defaults = ImageTrainingConfig()
     augmentation = AugmentationConfig(enabled=not arguments.no_augmentation)
     size = arguments.image_size
@@ -35,10 +46,6 @@ def image_config_from_arguments(arguments: argparse.Namespace):
 
 
 def command_train_image(arguments: argparse.Namespace) -> int:
-    from core.cli.terminal_progress import TerminalProgressBar
-    from core.engine.distribution import cluster_role
-    from core.workflows.image import run_image_training, save_image_run, summary_metrics
-
     config = image_config_from_arguments(arguments)
     # In a cluster every worker ends with the same weights; only the chief touches the registry
     # (the demo models included), so a shared registry folder gets one of each.
@@ -86,12 +93,8 @@ def command_train_image(arguments: argparse.Namespace) -> int:
 
 
 def command_evaluate(arguments: argparse.Namespace) -> int:
-    from core.workflows.image import evaluate_registered_model, summary_metrics
-
     registry = open_registry(arguments)
     if registry.get(arguments.model).metadata.get("task", "").startswith("series_"):
-        from core.cli.series import command_evaluate_series
-
         return command_evaluate_series(arguments, registry)
     evaluation = evaluate_registered_model(registry, arguments.model, arguments.data)
     metrics = summary_metrics(evaluation)
@@ -130,8 +133,6 @@ def _record_row(record) -> dict:
 
 def representative_images(registry, reference: str, data: str):
     """Images of `data` at the input size of image model `reference`, to calibrate int8."""
-    from core.data.images import load_images
-
     metadata = registry.get(reference).metadata
     height, width, channels = metadata["input_shape"]
     dataset = load_images(Path(data), image_size=(height, width), channels=channels)
@@ -171,8 +172,6 @@ def command_models(arguments: argparse.Namespace) -> int:
         print(f"Exported {arguments.name} as {arguments.format} to {path}")
         payload = {"model": arguments.name, "format": arguments.format, "out": str(path)}
     elif action == "check-export":
-        from core.deploy.export_check import check_exports
-
         payload = check_exports(registry, arguments.name, arguments.data)
         print(f"{payload['model']} on {payload['test_images']} test images:")
         for name, row in payload["formats"].items():
@@ -196,9 +195,6 @@ def command_models(arguments: argparse.Namespace) -> int:
 
 
 def command_demo_models(arguments: argparse.Namespace) -> int:
-    from core.cli.terminal_progress import TerminalProgressBar
-    from core.demo.models import DEMO_MODELS_DIRECTORY, build_demo_models
-
     output = Path(arguments.out) if arguments.out else DEMO_MODELS_DIRECTORY
     summaries = build_demo_models(
         output, epochs=arguments.epochs, names=arguments.only, listeners=[TerminalProgressBar()]

@@ -11,6 +11,8 @@ import argparse
 import time
 
 from core.cli.common import open_registry, print_json
+from core.decisions.operating_point import load_operating_point
+from core.decisions.operating_point_data import set_operating_point
 
 COST_OPTIONS = ("missed_defect_cost", "false_reject_cost", "defect_rate")
 
@@ -86,8 +88,6 @@ def describe_point(point) -> list[str]:
 
 
 def _show(registry, arguments: argparse.Namespace) -> int:
-    from core.decisions.operating_point import load_operating_point
-
     record = registry.get(arguments.name)
     point = load_operating_point(record)
     if point is None:
@@ -110,8 +110,6 @@ def _show(registry, arguments: argparse.Namespace) -> int:
 
 
 def command_operating_point(arguments: argparse.Namespace) -> int:
-    from core.decisions.operating_point_data import set_operating_point
-
     given = [name for name in COST_OPTIONS if getattr(arguments, name) is not None]
     registry = open_registry(arguments)
     if arguments.show:

@@ -9,6 +9,8 @@ from __future__ import annotations
 import argparse
 
 from core.cli.common import print_json
+from core.demo.tour import reset_demo, reset_message
+from core.registry.store import ModelRegistry, resolve_registry_directory
 
 
 def add_demo_parsers(subcommands, add_common_options) -> None:
@@ -23,9 +25,6 @@ def add_demo_parsers(subcommands, add_common_options) -> None:
 
 def command_demo_reset(arguments: argparse.Namespace) -> int:
     """Resets the demo models of the registry and prints what changed."""
-    from core.demo.tour import reset_demo, reset_message
-    from core.registry.store import ModelRegistry, resolve_registry_directory
-
     registry = ModelRegistry(resolve_registry_directory(arguments.registry))
     print(f"Resetting the demo models in {registry.directory} ...", flush=True)
     summary = reset_demo(registry)

@@ -9,14 +9,16 @@ from pathlib import Path
 
 from core.cli.common import open_registry, print_json
 from core.cli.terminal_progress import TerminalProgressBar
+from core.data.atomic_files import write_bytes_atomically
+from core.decisions.gan_benefit import run_gan_benefit
+from core.engine.gan_generation import generate_zip
+from core.engine.gan_training import GanTrainingConfig, run_gan_training, save_gan_run
 
 GAN_LOG_KEYS = ("d_loss", "g_loss")
 
 
 def add_train_gan_parser(kinds, add_common_options) -> None:
     """Adds `train gan` to the `train` sub-commands."""
-    from core.engine.gan_training import GanTrainingConfig
-
     defaults = GanTrainingConfig()
     gan = kinds.add_parser(
         "gan", help="Train a class-conditional GAN that makes synthetic defect images."
@@ -90,8 +92,6 @@ class PhasePrinter:
 
 
 def command_train_gan(arguments: argparse.Namespace) -> int:
-    from core.engine.gan_training import GanTrainingConfig, run_gan_training, save_gan_run
-
     config = GanTrainingConfig(
         image_size=arguments.image_size,
         epochs=arguments.epochs,
@@ -139,9 +139,6 @@ def command_train_gan(arguments: argparse.Namespace) -> int:
 
 
 def command_generate(arguments: argparse.Namespace) -> int:
-    from core.data.atomic_files import write_bytes_atomically
-    from core.engine.gan_generation import generate_zip
-
     out = Path(arguments.out)
     if out.suffix.lower() != ".zip":
         raise ValueError(
@@ -168,8 +165,6 @@ def command_generate(arguments: argparse.Namespace) -> int:
 
 
 def command_gan_benefit(arguments: argparse.Namespace) -> int:
-    from core.decisions.gan_benefit import run_gan_benefit
-
     registry = open_registry(arguments)
     report = run_gan_benefit(
         arguments.data,

@@ -7,13 +7,16 @@ from pathlib import Path
 
 from core.cli.common import open_registry, print_json
 from core.cli.terminal_progress import TerminalProgressBar
+from core.models.image_anomaly import ANOMALY_METHODS
+from core.workflows.image_anomaly import (
+    ImageAnomalyConfig,
+    run_image_anomaly_training,
+    save_image_anomaly_run,
+)
 
 
 def add_train_anomaly_parser(kinds, add_common_options) -> None:
     """Adds `train image-anomaly` to the `train` sub-commands."""
-    from core.models.image_anomaly import ANOMALY_METHODS
-    from core.workflows.image_anomaly import ImageAnomalyConfig
-
     defaults = ImageAnomalyConfig()
     anomaly = kinds.add_parser(
         "image-anomaly",
@@ -65,12 +68,6 @@ def add_train_anomaly_parser(kinds, add_common_options) -> None:
 
 
 def command_train_image_anomaly(arguments: argparse.Namespace) -> int:
-    from core.workflows.image_anomaly import (
-        ImageAnomalyConfig,
-        run_image_anomaly_training,
-        save_image_anomaly_run,
-    )
-
     defaults = ImageAnomalyConfig()
     config = ImageAnomalyConfig(
         method=arguments.method,

@@ -20,11 +20,15 @@ from core.cli import predict as cli_predict
 from core.cli import series as cli_series
 from core.cli import signoff as cli_signoff
 from core.cli.common import print_json
+from core.data.inspection import format_report, inspect_path
+from core.data.sample_data import DEFAULT_SAMPLE_DIRECTORY, generate_sample_data
+from core.engine.distribution import STRATEGIES
+from core.engine.image_training import OPTIMIZERS, SCHEDULES, ImageTrainingConfig
+from core.engine.precision import PRECISIONS
+from core.models.image import DEFAULT_IMAGE_MODEL, IMAGE_MODEL_PRESETS
 
 
 def command_sample_data(arguments: argparse.Namespace) -> int:
-    from core.data.sample_data import DEFAULT_SAMPLE_DIRECTORY, generate_sample_data
-
     output_directory = Path(arguments.out) if arguments.out else DEFAULT_SAMPLE_DIRECTORY
     print(f"Writing sample data to {output_directory} ...", flush=True)
     summary = generate_sample_data(output_directory, seed=arguments.seed)
@@ -37,8 +41,6 @@ def command_sample_data(arguments: argparse.Namespace) -> int:
 
 
 def command_inspect(arguments: argparse.Namespace) -> int:
-    from core.data.inspection import format_report, inspect_path
-
     report = inspect_path(arguments.path, kind=arguments.kind)
     print(format_report(report), flush=True)
     if arguments.json:
@@ -102,11 +104,6 @@ def add_common_options(parser: argparse.ArgumentParser) -> None:
 
 
 def add_train_parser(subcommands) -> None:
-    from core.engine.distribution import STRATEGIES
-    from core.engine.image_training import OPTIMIZERS, SCHEDULES, ImageTrainingConfig
-    from core.engine.precision import PRECISIONS
-    from core.models.image import DEFAULT_IMAGE_MODEL, IMAGE_MODEL_PRESETS
-
     defaults = ImageTrainingConfig()
     train = subcommands.add_parser("train", help="Train a model and register it.")
     kinds = train.add_subparsers(dest="kind", required=True, metavar="KIND")

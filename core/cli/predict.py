@@ -12,7 +12,14 @@ import time
 from collections.abc import Callable
 from typing import TextIO
 
+import pandas as pd
+
 from core.cli.common import open_registry, print_json
+from core.inference.line import DEFAULT_BATCH_SIZE, count_input_items, predict_to_outputs
+from core.inference.verdicts import decision_summary
+from core.inference.watch import FolderWatcher
+from core.inference.writers import check_output_path
+from core.workflows.image import load_predictor
 
 PREVIEW_COLUMNS = ["source", "name", "predicted", "confidence"]
 
@@ -58,8 +65,6 @@ def add_predict_parsers(subcommands, add_common_options) -> None:
 
 
 def add_batch_size_option(parser: argparse.ArgumentParser) -> None:
-    from core.inference.line import DEFAULT_BATCH_SIZE
-
     parser.add_argument(
         "--batch-size",
         type=positive_number(int),
@@ -157,12 +162,6 @@ class CountProgress:
 
 
 def command_predict(arguments: argparse.Namespace) -> int:
-    import pandas as pd
-
-    from core.inference.line import count_input_items, predict_to_outputs
-    from core.inference.verdicts import decision_summary
-    from core.inference.writers import check_output_path
-    from core.workflows.image import load_predictor
 
     if arguments.out:
         check_output_path(arguments.out)  # Before the model loads: fail in a second, not ten.
@@ -220,10 +219,6 @@ def command_predict(arguments: argparse.Namespace) -> int:
 
 
 def command_watch(arguments: argparse.Namespace) -> int:
-    from core.inference.verdicts import decision_summary
-    from core.inference.watch import FolderWatcher
-    from core.workflows.image import load_predictor
-
     predictor, metadata = load_predictor(open_registry(arguments), arguments.model)
     reference = f"{metadata['name']}:{metadata['version']}"
     print(decision_summary(predictor), file=sys.stderr, flush=True)

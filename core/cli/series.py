@@ -7,14 +7,20 @@ import dataclasses
 from pathlib import Path
 
 from core.cli.common import open_registry, print_json
+from core.cli.terminal_progress import TerminalProgressBar
+from core.engine.precision import PRECISIONS
+from core.engine.series_training import SERIES_TASKS, SeriesTrainingConfig
+from core.models.series import SERIES_MODEL_PRESETS
+from core.workflows.series import (
+    evaluate_registered_series,
+    run_series_training,
+    save_series_run,
+    summary_metrics,
+)
 
 
 def add_train_series_parser(kinds, add_common_options) -> None:
     """Adds `train series` to the `train` sub-commands."""
-    from core.engine.precision import PRECISIONS
-    from core.engine.series_training import SERIES_TASKS, SeriesTrainingConfig
-    from core.models.series import SERIES_MODEL_PRESETS
-
     defaults = SeriesTrainingConfig()
     series = kinds.add_parser(
         "series", help="Train a remaining-life, failure or anomaly model on sensor series."
@@ -55,8 +61,6 @@ OPTION_FIELDS = (
 
 
 def series_config_from_arguments(arguments: argparse.Namespace):
-    from core.engine.series_training import SeriesTrainingConfig
-
     overrides = {
         field: getattr(arguments, field)
         for field in OPTION_FIELDS
@@ -69,9 +73,6 @@ def series_config_from_arguments(arguments: argparse.Namespace):
 
 
 def command_train_series(arguments: argparse.Namespace) -> int:
-    from core.cli.terminal_progress import TerminalProgressBar
-    from core.workflows.series import run_series_training, save_series_run, summary_metrics
-
     config = series_config_from_arguments(arguments)
     if arguments.rul and not arguments.test:
         raise ValueError(f"Expected --test with --rul. Received: rul='{arguments.rul}', test=None")
@@ -113,8 +114,6 @@ def command_train_series(arguments: argparse.Namespace) -> int:
 
 
 def command_evaluate_series(arguments: argparse.Namespace, registry) -> int:
-    from core.workflows.series import evaluate_registered_series, summary_metrics
-
     evaluation = evaluate_registered_series(
         registry,
         arguments.model,

@@ -12,6 +12,9 @@ import time
 from pathlib import Path
 
 from core.cli.common import open_registry, print_json
+from core.data.perturbations import PERTURBATIONS, SEVERITIES
+from core.decisions.robustness import run_robustness
+from core.decisions.signoff_report import make_signoff_report
 
 ROBUSTNESS_CHOICES = ("stored", "run", "skip")
 
@@ -78,9 +81,6 @@ def robustness_lines(result: dict) -> list[str]:
 
 
 def command_robustness(arguments: argparse.Namespace) -> int:
-    from core.data.perturbations import PERTURBATIONS, SEVERITIES
-    from core.decisions.robustness import run_robustness
-
     registry = open_registry(arguments)
     start = time.perf_counter()
     changes = len(PERTURBATIONS) * len(SEVERITIES)
@@ -97,8 +97,6 @@ def command_robustness(arguments: argparse.Namespace) -> int:
 
 
 def command_report(arguments: argparse.Namespace) -> int:
-    from core.decisions.signoff_report import make_signoff_report
-
     registry = open_registry(arguments)
     record = registry.get(arguments.name)
     out = Path(arguments.out).expanduser()

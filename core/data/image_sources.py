@@ -19,7 +19,11 @@ from collections.abc import Callable, Sequence
 from pathlib import Path, PurePosixPath
 
 import numpy as np
+import pandas as pd
 
+from core.data.bundled import sample_data_directory
+from core.data.images import load_image_folder, load_image_manifest, load_image_zip
+from core.data.inspection import image_dataset_report
 from core.data.validation import RejectedFile, check_named_files
 
 SAMPLE, ZIP, MANIFEST = "sample", "zip", "manifest"
@@ -68,9 +72,6 @@ def sample_image_source() -> ImageSource:
     Raises:
         ValueError: If the sample images are missing.
     """
-    from core.data.bundled import sample_data_directory
-    from core.data.images import load_image_folder
-
     directory = sample_data_directory() / "images"
     if not directory.is_dir():
         raise ValueError(
@@ -101,8 +102,6 @@ def zip_image_source(name: str, data: bytes) -> ImageSource:
         )
 
     def load(image_size, channels):
-        from core.data.images import load_image_zip
-
         return load_image_zip(data, name=name, image_size=image_size, channels=channels)
 
     return ImageSource(ZIP, f"zip {name}", (name,), _digest([(name, data)]), load)
@@ -148,9 +147,6 @@ def manifest_image_source(files: Sequence[tuple[str, bytes]], manifest_name: str
 
 def _load_manifest(manifest_name, manifest, images, image_size, channels):
     """Writes the uploads to a temporary folder laid out as the manifest expects, then loads."""
-    import pandas as pd
-
-    from core.data.images import load_image_manifest
 
     with tempfile.TemporaryDirectory(prefix="linesight-manifest-") as folder:
         root = Path(folder).resolve()
@@ -214,8 +210,6 @@ def dataset_summary(source: ImageSource, thumbnails_per_class: int = 4) -> dict:
     Raises:
         ValueError: If the data cannot be loaded (e.g. a zip without class folders).
     """
-    from core.data.inspection import image_dataset_report
-
     dataset = source.load(THUMBNAIL_SIZE, 3)
     thumbnails = {}
     for label, class_name in enumerate(dataset.class_names):

@@ -6,6 +6,16 @@ import collections
 import os
 from pathlib import Path
 
+from core.data import archives
+from core.data.images import (
+    SUPPORTED_IMAGE_SUFFIXES,
+    load_image_zip,
+    load_images,
+    load_uploaded_images,
+)
+from core.data.series_loading import load_series
+from core.data.validation import RejectedFile
+
 SERIES_SUFFIXES = (".csv", ".parquet", ".pq", ".txt", ".tsv")
 KINDS = ("auto", "images", "series")
 
@@ -22,9 +32,6 @@ def detect_kind(path: Path) -> str:
     Raises:
         ValueError: If the path holds neither kind of data, or is a saved model.
     """
-    from core.data import archives
-    from core.data.images import SUPPORTED_IMAGE_SUFFIXES
-
     model_reason = archives.model_file_reason(str(path))
     if path.is_dir() and any((path / name).is_file() for name in archives.SAVED_MODEL_FILE_NAMES):
         model_reason = archives.model_message(str(path), " holding a TensorFlow SavedModel")
@@ -71,15 +78,11 @@ def _is_manifest(csv_path: Path) -> bool:
 
 def inspect_images(path: Path) -> dict:
     """Loads an image data set and reports counts, sizes, rejected files and warnings."""
-    from core.data.images import load_images
-
     return {"path": str(path)} | image_dataset_report(load_images(path), name=path.name)
 
 
 def inspect_series(path: Path) -> dict:
     """Loads sensor series (one file, or every series file of a folder) and reports them."""
-    from core.data.series_loading import load_series
-
     if path.is_dir() and not any(
         entry.name.lower().startswith("train_fd") for entry in path.iterdir()
     ):
@@ -203,15 +206,6 @@ def inspect_uploads(files: list[tuple[str, bytes]]) -> dict:
     Returns:
         A JSON-serialisable report with `image_archives`, `images`, `series` and `rejected`.
     """
-    from core.data import archives
-    from core.data.images import (
-        SUPPORTED_IMAGE_SUFFIXES,
-        load_image_zip,
-        load_uploaded_images,
-    )
-    from core.data.series_loading import load_series
-    from core.data.validation import RejectedFile
-
     report: dict = {"image_archives": [], "images": None, "series": [], "rejected": []}
     loose_images = []
     for name, data in files:

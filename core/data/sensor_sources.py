@@ -21,7 +21,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from core.data import archives
+from core.data import archives, cmapss
+from core.data.bundled import sample_data_directory
 from core.data.series import ColumnMapping, dataset_from_frame, detect_column_mapping
 from core.data.series_io import PARQUET_EXTENSIONS, TEXT_EXTENSIONS, read_series_file
 from core.data.series_validation import name_file_in_error
@@ -119,8 +120,6 @@ def sample_source(file_name: str = "train.csv") -> SeriesSource:
     Raises:
         ValueError: If `file_name` is not a bundled file, or the sample data is missing.
     """
-    from core.data.bundled import sample_data_directory
-
     known = [*SAMPLE_FILES, *sorted(set(SAMPLE_TRUTH.values()))]
     if file_name not in known:
         raise ValueError(
@@ -165,8 +164,6 @@ def read_table(source: SeriesSource) -> RawTable:
     Raises:
         ValueError: If the file cannot be read (the message names it and says why).
     """
-    from core.data import cmapss
-
     frame, source_format = read_series_file(source.data, name=source.name)
     if source_format == "cmapss":
         detected = cmapss.cmapss_mapping()

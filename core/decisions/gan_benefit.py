@@ -30,7 +30,11 @@ from core.decisions.gan_benefit_data import (
     per_class_counts,
     summary_difference,
 )
+from core.engine.gan_generation import generate_images, load_generator
+from core.engine.image_training import ImageTrainingConfig, train_image_classifier
 from core.engine.progress import CancellationToken, ProgressBroadcaster
+from core.inference.classifier import ImagePredictor
+from core.metrics.evaluation import evaluate_classification
 
 CLASSIFIER_MODEL = "defect_cnn"
 CLASSIFIER_BATCH_SIZE = 32
@@ -78,8 +82,6 @@ def run_gan_benefit(
         ValueError: A bad argument, a model that is not a GAN, images of another size, classes
             that differ from the GAN's, or too few images the GAN did not train on.
     """
-    from core.engine.gan_generation import generate_images, load_generator
-
     started = time.perf_counter()
     check_arguments(real_per_class, synthetic_per_class, training_steps, repeats, seed)
     listeners = list(listeners)
@@ -213,8 +215,6 @@ class _Scorer:
 
     def train(self, images, labels, seed, cancellation):
         """Returns `(result, epochs, steps_per_epoch)`, or None if cancelled."""
-        from core.engine.image_training import ImageTrainingConfig, train_image_classifier
-
         epochs, steps_per_epoch = epochs_for_steps(
             len(labels), CLASSIFIER_BATCH_SIZE, self.training_steps
         )
@@ -242,15 +242,11 @@ class _Scorer:
         return result, epochs, steps_per_epoch
 
     def predictor(self, model):
-        from core.inference.classifier import ImagePredictor
-
         return ImagePredictor(
             model, self.class_names, image_size=(self.size, self.size), channels=1
         )
 
     def evaluate(self, predictor) -> dict:
-        from core.metrics.evaluation import evaluate_classification
-
         probabilities = predictor.predict_arrays(self.test_images)
         return evaluate_classification(self.test_labels, probabilities, self.class_names)
 
@@ -271,8 +267,6 @@ class _Scorer:
 
 def _fidelity(scorer, dataset, judge_indices, synthetic, seed, cancellation, class_names):
     """Trains the judge on all real non-test images and lets it label the synthetic ones."""
-    from core.metrics.evaluation import evaluate_classification
-
     trained = scorer.train(
         dataset.images[judge_indices], dataset.labels[judge_indices], seed, cancellation
     )

@@ -17,7 +17,9 @@ from pathlib import Path
 import numpy as np
 
 from core.data.config_checks import is_integer
+from core.data.images import ImageDataset, load_images
 from core.data.validation import describe_value
+from core.registry.metadata import image_dataset_fingerprint
 
 # Two images per class is the least that gives a recall other than 0 or 1 per image.
 MIN_TEST_IMAGES_PER_CLASS = 2
@@ -103,9 +105,6 @@ def load_benefit_data(data, metadata: Mapping) -> BenefitData:
         ValueError: If the images have another size, the classes differ from the GAN's, or a
             class has fewer than `MIN_TEST_IMAGES_PER_CLASS` images the GAN did not train on.
     """
-    from core.data.images import ImageDataset, load_images
-    from core.registry.metadata import image_dataset_fingerprint
-
     size = gan_image_size(metadata)
     if isinstance(data, ImageDataset):
         dataset = data

@@ -31,6 +31,8 @@ from core.decisions.operating_point import (
     minimum_cost_index,
     save_operating_point,
 )
+from core.workflows.image import predictor_for
+from core.workflows.image_test_split import load_split
 
 CLASSIFIER_TASK = "image_classification"
 ANOMALY_TASK = "image_anomaly"
@@ -67,8 +69,6 @@ def _model_good_class(record, good_class: str | None) -> str:
 
 
 def _defect_scores(registry, record, images: np.ndarray, good_class: str) -> np.ndarray:
-    from core.workflows.image import predictor_for
-
     model, metadata = registry.load(record.reference)
     predictor = predictor_for(model, metadata, warmup=False)
     if metadata["task"] == ANOMALY_TASK:
@@ -101,8 +101,6 @@ def validation_scores(registry, reference: str, data=None, *, good_class: str | 
             or unknown, no images are given and the training folder is not here, or the
             data's classes do not fit the model.
     """
-    from core.workflows.image_test_split import load_split
-
     record = registry.get(reference)
     metadata = record.metadata
     if metadata.get("task") not in IMAGE_TASKS:

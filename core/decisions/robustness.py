@@ -21,6 +21,8 @@ import numpy as np
 from core.data.perturbations import PERTURBATIONS, SEVERITIES, check_images, perturb
 from core.data.validation import describe_value
 from core.inference.verdicts import decision_summary
+from core.registry.attachments import ROBUSTNESS, write_json_attachment
+from core.registry.metadata import now_iso
 from core.workflows.image_test_split import (
     ImageTestSplit,
     image_predictor,
@@ -120,9 +122,6 @@ def robustness_check(
 
 def robustness_result(record, predictor, split: ImageTestSplit, *, created_by=None) -> dict:
     """Runs `robustness_check` on a test split, stores it with the version and returns it."""
-    from core.registry.attachments import ROBUSTNESS, write_json_attachment
-    from core.registry.metadata import now_iso
-
     result = robustness_check(
         lambda images: predicted_labels(predictor, images),
         split.images,

@@ -17,8 +17,19 @@ from __future__ import annotations
 import base64
 import html
 from collections.abc import Sequence
+from importlib import metadata as package_metadata
 
 from core.data.validation import describe_value
+from core.decisions.robustness import robustness_result
+from core.registry.attachments import (
+    OPERATING_POINT,
+    ROBUSTNESS,
+    SIGNOFF_REPORT,
+    read_json_attachment,
+    write_attachment,
+)
+from core.registry.metadata import now_iso
+from core.workflows import image_test_split as test_split
 
 ROBUSTNESS_MODES = ("stored", "run", "skip")
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -304,8 +315,6 @@ def build_signoff_report(
 
 
 def _software_versions() -> dict[str, str]:
-    from importlib import metadata as package_metadata
-
     versions = {}
     for label, packages in (
         ("TensorFlow", ("tensorflow", "tensorflow-cpu")),
@@ -343,17 +352,6 @@ def make_signoff_report(
         ValueError: If the mode is unknown, the model is unknown, "run" is asked for a model
             that is not an image model or without data, or the given data does not fit.
     """
-    from core.decisions.robustness import robustness_result
-    from core.registry.attachments import (
-        OPERATING_POINT,
-        ROBUSTNESS,
-        SIGNOFF_REPORT,
-        read_json_attachment,
-        write_attachment,
-    )
-    from core.registry.metadata import now_iso
-    from core.workflows import image_test_split as test_split
-
     if robustness not in ROBUSTNESS_MODES:
         raise ValueError(
             f"Expected robustness to be one of {list(ROBUSTNESS_MODES)}. "

@@ -11,7 +11,22 @@ import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 
+from core.data.bundled import sample_data_directory
+from core.data.masks import bundled_mask_directory
+from core.engine.gan_training import GanTrainingConfig, run_gan_training, save_gan_run
+from core.engine.image_training import ImageTrainingConfig
+from core.engine.series_training import SeriesTrainingConfig
 from core.registry.metadata import METADATA_FILENAME, MODEL_FILENAME
+from core.registry.store import ModelRegistry
+from core.workflows import image as image_workflow
+from core.workflows import series as series_workflow
+from core.workflows.image import run_image_training, save_image_run
+from core.workflows.image_anomaly import (
+    ImageAnomalyConfig,
+    run_image_anomaly_training,
+    save_image_anomaly_run,
+)
+from core.workflows.series import run_series_training, save_series_run
 
 DEMO_MODELS_DIRECTORY = Path(__file__).resolve().parent / "bundled_models"
 DEMO_IMAGE_MODEL = "demo-defect-cnn"
@@ -121,8 +136,6 @@ def build_demo_models(
             train = _train_image_demo
         save, summary = train(settings, data, listeners)
         with tempfile.TemporaryDirectory(dir=output_directory, prefix=".build-") as scratch:
-            from core.registry.store import ModelRegistry
-
             record = save(ModelRegistry(scratch), name)
             target = output_directory / name
             staged = output_directory / f".{name}.new"
@@ -138,10 +151,6 @@ def build_demo_models(
 
 
 def _train_image_demo(settings: dict, data, listeners) -> tuple:
-    from core.data.bundled import sample_data_directory
-    from core.engine.image_training import ImageTrainingConfig
-    from core.workflows.image import run_image_training, save_image_run, summary_metrics
-
     config = ImageTrainingConfig(**settings)
     data_path = Path(data) if data else sample_data_directory() / "images"
     result = run_image_training(data_path, config, listeners=listeners)
@@ -149,15 +158,11 @@ def _train_image_demo(settings: dict, data, listeners) -> tuple:
         "model": config.model,
         "epochs_run": result.training.epochs_run,
         "seconds": round(result.training.seconds, 1),
-    } | summary_metrics(result.evaluation)
+    } | image_workflow.summary_metrics(result.evaluation)
     return (lambda registry, name: save_image_run(result, registry, name)), summary
 
 
 def _train_series_demo(settings: dict, data, listeners) -> tuple:
-    from core.data.bundled import sample_data_directory
-    from core.engine.series_training import SeriesTrainingConfig
-    from core.workflows.series import run_series_training, save_series_run, summary_metrics
-
     sensors = sample_data_directory() / "sensors"
     config = SeriesTrainingConfig(**settings)
     test = {}
@@ -173,14 +178,11 @@ def _train_series_demo(settings: dict, data, listeners) -> tuple:
         "task": config.task,
         "epochs_run": result.epochs_run,
         "seconds": round(result.seconds, 1),
-    } | summary_metrics(config.task, result.evaluation)
+    } | series_workflow.summary_metrics(config.task, result.evaluation)
     return (lambda registry, name: save_series_run(result, registry, name)), summary
 
 
 def _train_gan_demo(settings: dict, data, listeners) -> tuple:
-    from core.data.bundled import sample_data_directory
-    from core.engine.gan_training import GanTrainingConfig, run_gan_training, save_gan_run
-
     config = GanTrainingConfig(**settings)
     data_path = Path(data) if data else sample_data_directory() / "images"
     result = run_gan_training(data_path, config, listeners=listeners)
@@ -197,14 +199,6 @@ def _train_gan_demo(settings: dict, data, listeners) -> tuple:
 
 
 def _train_image_anomaly_demo(settings: dict, data, listeners) -> tuple:
-    from core.data.bundled import sample_data_directory
-    from core.data.masks import bundled_mask_directory
-    from core.workflows.image_anomaly import (
-        ImageAnomalyConfig,
-        run_image_anomaly_training,
-        save_image_anomaly_run,
-    )
-
     config = ImageAnomalyConfig(**settings)
     data_path = Path(data) if data else sample_data_directory() / "images"
     masks = bundled_mask_directory() if not data and bundled_mask_directory().is_dir() else None

@@ -17,6 +17,8 @@ import zipfile
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import numpy as np
+
 from core.data.atomic_files import write_bytes_atomically
 from core.data.validation import describe_value
 
@@ -76,7 +78,7 @@ def inference_model(model):
     Returns:
         A Functional `keras.Model` with the same inputs, outputs, weights and name.
     """
-    import keras
+    import keras  # Lazy: loads TensorFlow.
 
     inputs = [
         keras.Input(tensor.shape[1:], dtype=tensor.dtype, name=tensor.name)
@@ -187,7 +189,7 @@ def _check_model(model: object) -> Path | None:
                 f"Expected the path of an existing .keras file. Received: model={str(path)!r}"
             )
         return path
-    import keras
+    import keras  # Lazy: loads TensorFlow.
 
     if not isinstance(model, keras.Model):
         raise TypeError(
@@ -198,7 +200,7 @@ def _check_model(model: object) -> Path | None:
 
 
 def _load_model_file(path: Path, display_name: str) -> keras.Model:
-    import keras
+    import keras  # Lazy: loads TensorFlow.
 
     try:
         return keras.saving.load_model(path, safe_mode=True, compile=False)
@@ -223,8 +225,7 @@ def _convert_to_tflite(
     Recurrent layers with a free batch axis need TensorFlow operators the TFLite runtime lacks,
     so a failed conversion is retried with the batch size fixed to 1.
     """
-    import numpy as np
-    import tensorflow
+    import tensorflow  # Lazy: loads TensorFlow.
 
     def representative_dataset():
         items = np.asarray(representative_data)

@@ -17,6 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
+from core.data.images import load_images
+from core.data.splits import stratified_split
 from core.data.validation import describe_value
 
 CHECKED_FORMATS = ("tflite", "tflite-fp16", "tflite-int8")
@@ -24,7 +26,7 @@ CHECKED_FORMATS = ("tflite", "tflite-fp16", "tflite-int8")
 
 def tflite_predictions(path: str | Path, images: np.ndarray) -> np.ndarray:
     """Runs a TensorFlow Lite file on float images one at a time; returns its outputs."""
-    import tensorflow
+    import tensorflow  # Lazy: loads TensorFlow.
 
     interpreter = tensorflow.lite.Interpreter(model_path=str(path))
     interpreter.allocate_tensors()
@@ -57,9 +59,6 @@ def check_exports(registry, reference: str, data, formats: Sequence[str] = CHECK
         ValueError: If the model is not an image classifier, a format is not a TFLite format,
             or the data's classes differ from the model's.
     """
-    from core.data.images import load_images
-    from core.data.splits import stratified_split
-
     unknown = [item for item in formats if item not in CHECKED_FORMATS]
     if unknown:
         raise ValueError(

@@ -135,7 +135,7 @@ def make_strategy(name: str = "auto"):
         )
     if name == "multiworker":
         require_cluster()
-    import tensorflow as tf
+    import tensorflow as tf  # Lazy: loads TensorFlow.
 
     if name == "multiworker":
         # Before anything that initialises TensorFlow's runtime (listing logical devices does):

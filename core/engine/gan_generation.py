@@ -11,8 +11,10 @@ import zipfile
 from collections.abc import Iterable, Sequence
 
 import numpy as np
+from PIL import Image
 
 from core.data.config_checks import is_integer
+from core.data.validation import describe_value
 
 GAN_TASK = "gan"
 GRID_COLUMNS = 8
@@ -57,7 +59,7 @@ def generate_images(
     Raises:
         ValueError: If `per_class` is not a positive integer or a class index is out of range.
     """
-    from core.models.gan import to_pixels
+    from core.models.gan import to_pixels  # Lazy: loads TensorFlow.
 
     if not is_integer(per_class) or per_class < 1:
         raise ValueError(
@@ -103,8 +105,6 @@ def load_generator(registry, reference: str):
     Raises:
         ValueError: If the model is unknown or is not a GAN.
     """
-    from core.data.validation import describe_value
-
     generator, metadata = registry.load(reference)
     if metadata.get("task") != GAN_TASK:
         raise ValueError(
@@ -128,8 +128,6 @@ def images_to_zip(
     Returns:
         The zip archive's bytes.
     """
-    from PIL import Image
-
     buffer = io.BytesIO()
     counters: dict[int, int] = {}
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:

@@ -23,8 +23,14 @@ from typing import Any
 import numpy as np
 
 from core.data.config_checks import is_integer, is_number, require_field
-from core.engine.gan_generation import GAN_TASK
+from core.data.images import ImageDataset, load_images
+from core.data.splits import stratified_split
+from core.engine.gan_generation import GAN_TASK, sample_grid
+from core.engine.image_pipeline import check_image_arrays
+from core.engine.keras_progress import make_progress_callback
 from core.engine.progress import CancellationToken, ProgressBroadcaster, emit_train_end
+from core.models.image import dataclass_from_dict
+from core.registry.metadata import image_dataset_fingerprint
 
 
 @dataclasses.dataclass
@@ -60,7 +66,7 @@ class GanTrainingConfig:
         Raises:
             ValueError: A field has an unusable value; the message names it.
         """
-        from core.models.gan import IMAGE_SIZES
+        from core.models.gan import IMAGE_SIZES  # Lazy: loads TensorFlow.
 
         require_field(
             self.image_size in IMAGE_SIZES, f"to be one of {list(IMAGE_SIZES)}", self, "image_size"
@@ -99,8 +105,6 @@ class GanTrainingConfig:
         Raises:
             ValueError: Unknown keys.
         """
-        from core.models.image import dataclass_from_dict
-
         return dataclass_from_dict(cls, dict(values))
 
 
@@ -182,12 +186,10 @@ def train_gan(
         TypeError: Images are not uint8.
         ValueError: Bad config, no classes, or images that do not match the config.
     """
-    import keras
-    import tensorflow as tf
+    import keras  # Lazy: loads TensorFlow.
+    import tensorflow as tf  # Lazy: loads TensorFlow.
 
-    from core.engine.image_pipeline import check_image_arrays
-    from core.engine.keras_progress import make_progress_callback
-    from core.models.gan import (
+    from core.models.gan import (  # Lazy: loads TensorFlow.
         ConditionalGAN,
         build_discriminator,
         build_generator,
@@ -255,9 +257,7 @@ def train_gan(
 
 def make_grid_callback(generator, number_of_classes: int, listeners: list):
     """A Keras callback drawing `sample_grid` after each epoch and telling the listeners."""
-    import keras
-
-    from core.engine.gan_generation import sample_grid
+    import keras  # Lazy: loads TensorFlow.
 
     broadcaster = ProgressBroadcaster(listeners)
 
@@ -281,8 +281,6 @@ def select_training_images(
     Raises:
         ValueError: If a class is too small to hold one image out (the message names it).
     """
-    from core.data.splits import stratified_split
-
     labels = np.asarray(labels)
     if config.holdout_fraction > 0:
         train, _, holdout = stratified_split(
@@ -321,8 +319,6 @@ def run_gan_training(
     Raises:
         ValueError: If the data cannot be loaded or split, or the config is invalid.
     """
-    from core.data.images import ImageDataset, load_images
-
     config = (config or GanTrainingConfig()).validate()
     size = config.image_size
     if isinstance(data, ImageDataset):
@@ -348,8 +344,6 @@ def run_gan_training(
 
 def gan_run_metadata(result: GanRunResult, *, owner: str | None = None) -> dict:
     """Builds the registry metadata of a GAN run (validated by the registry on save)."""
-    from core.registry.metadata import image_dataset_fingerprint
-
     config = result.training.config
     dataset = result.dataset
     history = result.training.history

@@ -10,7 +10,15 @@ import math
 
 import numpy as np
 
+from core.engine.keras_progress import make_progress_callback
 from core.engine.progress import ProgressBroadcaster
+from core.models.image_anomaly import (
+    build_convolutional_autoencoder,
+    build_feature_extractor,
+    build_feature_gaussian_model,
+    build_reconstruction_map_model,
+    fit_position_gaussians,
+)
 
 # Images per feature-extraction call (the feature-gaussian "steps") and per validation batch.
 FEATURE_BATCH_SIZE = 64
@@ -30,12 +38,6 @@ FLIPS = ((False, False), (False, True), (True, False), (True, True))
 
 def fit_feature_gaussian(good_images, config, listeners, cancellation) -> dict:
     """Extracts features of the good training images batch by batch and fits the Gaussians."""
-    from core.models.image_anomaly import (
-        build_feature_extractor,
-        build_feature_gaussian_model,
-        fit_position_gaussians,
-    )
-
     broadcaster = ProgressBroadcaster(listeners)
     extractor = build_feature_extractor(good_images.shape[1:], seed=config.seed)
     flips = FLIPS if config.flips else FLIPS[:1]
@@ -73,14 +75,8 @@ def fit_feature_gaussian(good_images, config, listeners, cancellation) -> dict:
 
 def fit_autoencoder(good_images, validation_images, config, listeners, cancellation) -> dict:
     """Trains the autoencoder on the good training images (random flips) and wraps it."""
-    import keras
-    import tensorflow as tf
-
-    from core.engine.keras_progress import make_progress_callback
-    from core.models.image_anomaly import (
-        build_convolutional_autoencoder,
-        build_reconstruction_map_model,
-    )
+    import keras  # Lazy: loads TensorFlow.
+    import tensorflow as tf  # Lazy: loads TensorFlow.
 
     keras.utils.set_random_seed(config.seed)
 

@@ -120,7 +120,7 @@ def make_image_dataset(
     Returns:
         The dataset: cached, shuffled, batched, cast to float32 per batch, prefetched.
     """
-    import tensorflow as tf
+    import tensorflow as tf  # Lazy: loads TensorFlow.
 
     tensors = (images, labels)
     if class_weights is not None:
@@ -174,7 +174,7 @@ def make_optimizer(optimizer: str, learning_rate: float, schedule: str, total_st
             fixed here ("plateau" is a callback that lowers it during training).
         total_steps: Training steps over all epochs.
     """
-    import keras
+    import keras  # Lazy: loads TensorFlow.
 
     rate = learning_rate
     if schedule == "cosine":

@@ -22,6 +22,8 @@ from pathlib import Path
 import numpy as np
 
 from core.data.config_checks import is_integer
+from core.data.image_decoding import check_image_options, decode_image
+from core.data.image_files import count_image_files
 from core.data.validation import describe_value
 
 # Decoded pixels above this size are streamed from disk. In memory, a run peaks at TensorFlow's
@@ -55,8 +57,6 @@ def estimate_decoded_bytes(path: str | os.PathLike, config) -> int:
     Raises:
         ValueError: If `path` is not a dataset folder or manifest.
     """
-    from core.data.image_files import count_image_files
-
     height, width = config.image_size
     return count_image_files(path) * height * width * config.channels
 
@@ -121,9 +121,7 @@ def make_file_dataset(
         Batches of (images, labels[, sample weights]), or of images when `labels` is None.
         A file that became unreadable after the check stops iteration with its decoder error.
     """
-    import tensorflow as tf
-
-    from core.data.image_decoding import check_image_options, decode_image
+    import tensorflow as tf  # Lazy: loads TensorFlow.
 
     image_size, channels = check_image_options(tuple(image_size), channels)
     columns: list = [tf.constant([os.fspath(path) for path in paths], dtype=tf.string)]

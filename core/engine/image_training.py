@@ -21,6 +21,8 @@ from collections.abc import Iterable, Sequence
 import numpy as np
 
 from core.data.config_checks import is_integer
+from core.data.splits import stratified_split
+from core.engine.distribution import make_strategy
 from core.engine.image_config import ImageTrainingConfig, ImageTrainingResult, finish_training
 from core.engine.image_pipeline import (
     OPTIMIZERS,
@@ -77,8 +79,6 @@ def train_image_classifier(
         TypeError: Images are not uint8.
         ValueError: Bad config, fewer than 2 classes, or images that do not match the config.
     """
-    from core.engine.distribution import make_strategy
-
     config = (config or ImageTrainingConfig()).validate()
     # A multi-worker strategy must exist before TensorFlow runs its first operation.
     strategy = make_strategy(config.strategy)
@@ -143,9 +143,7 @@ def fit_image_classifier(
     Raises:
         ValueError: Bad config, fewer than 2 classes or `training_count` below 1.
     """
-    import keras
-
-    from core.engine.distribution import make_strategy
+    import keras  # Lazy: loads TensorFlow.
 
     listeners = list(listeners)
     config = (config or ImageTrainingConfig()).validate()
@@ -269,8 +267,6 @@ def split_and_train(
     Raises:
         ValueError: As `train_image_classifier` and `stratified_split` (e.g. a class too small).
     """
-    from core.data.splits import stratified_split
-
     config = (config or ImageTrainingConfig()).validate()
     train, validation, test = stratified_split(
         np.asarray(labels),

@@ -18,7 +18,7 @@ def make_progress_callback(
     Epochs and steps are reported counting from 1. The callback also asks Keras to stop after
     the current batch once `cancellation` is set, and records that in its `cancelled` attribute.
     """
-    import keras
+    import keras  # Lazy: loads TensorFlow.
 
     listeners = list(listeners)
     broadcaster = ProgressBroadcaster(listeners)

@@ -19,6 +19,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from core.engine.image_config import finish_training
+from core.engine.image_pipeline import make_optimizer
 from core.engine.precision import precision_scope, resolve_precision
 from core.engine.progress import CancellationToken, ProgressBroadcaster
 from core.models.image import build_image_model
@@ -87,10 +88,8 @@ def fit_multiworker(
     Raises:
         ValueError: The global batch is smaller than the number of replicas.
     """
-    import keras
-    import tensorflow as tf
-
-    from core.engine.image_pipeline import make_optimizer
+    import keras  # Lazy: loads TensorFlow.
+    import tensorflow as tf  # Lazy: loads TensorFlow.
 
     listeners = list(listeners)
     replicas = strategy.num_replicas_in_sync
@@ -222,7 +221,7 @@ def _make_train_step(model, optimizer, strategy, global_batch_size: int, weighte
     It returns the sums over all replicas of [mean loss of the global batch, weighted correct
     predictions, weights, replicas asking to stop]: one small all-reduce per step.
     """
-    import keras
+    import keras  # Lazy: loads TensorFlow.
 
     def replica_step(batch, asks_to_stop):
         images, labels = batch[0], batch[1]
@@ -260,7 +259,7 @@ def _make_evaluation(model, tf):
     Each worker evaluates the whole validation set on its own copy of the (identical) weights:
     no sharding, so no uneven last batch can leave one worker waiting for another.
     """
-    import keras
+    import keras  # Lazy: loads TensorFlow.
 
     @tf.function
     def batch_sums(images, labels):

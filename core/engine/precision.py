@@ -20,7 +20,7 @@ PRECISIONS = ("auto", "float32", "mixed_float16")
 
 def gpu_available() -> bool:
     """Whether TensorFlow sees at least one GPU."""
-    import tensorflow as tf
+    import tensorflow as tf  # Lazy: loads TensorFlow.
 
     return bool(tf.config.list_physical_devices("GPU"))
 
@@ -47,7 +47,7 @@ def resolve_precision(precision: str = "auto") -> str:
 @contextlib.contextmanager
 def precision_scope(policy: str) -> Iterator[None]:
     """Sets this thread's Keras dtype policy for the block, then restores the previous one."""
-    import keras
+    import keras  # Lazy: loads TensorFlow.
 
     previous = keras.config.dtype_policy()
     keras.config.set_dtype_policy(policy)

@@ -24,6 +24,7 @@ from collections.abc import Iterable
 import numpy as np
 import pandas as pd
 
+from core.data.series import SeriesDataset
 from core.data.splits import split_units
 from core.data.truth_files import load_anomaly_labels
 from core.data.validation import describe_value
@@ -133,7 +134,7 @@ def _split(frame, healthy, config) -> tuple[list, list, list, pd.DataFrame, pd.D
 
 def _fit(model, train_inputs, validation_inputs, config, listeners, cancellation) -> dict:
     """Fits the autoencoder to rebuild its inputs; returns the run facts for the result."""
-    import keras
+    import keras  # Lazy: loads TensorFlow.
 
     steps_per_epoch = -(-len(train_inputs) // config.batch_size)
     progress = make_progress_callback(listeners, cancellation, config.epochs, steps_per_epoch)
@@ -210,9 +211,7 @@ def train_anomaly_detector(
         TypeError: `dataset` is not a `SeriesDataset`.
         ValueError: Bad config, `healthy` or `healthy_fraction`, or no healthy rows to train on.
     """
-    import keras
-
-    from core.data.series import SeriesDataset
+    import keras  # Lazy: loads TensorFlow.
 
     if not isinstance(dataset, SeriesDataset):
         raise TypeError(

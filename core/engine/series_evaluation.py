@@ -14,9 +14,12 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
+from core.data.series import SeriesDataset
 from core.data.validation import describe_value
 from core.data.windows import SensorScaler, make_windows, rul_targets
+from core.engine.series_anomaly_scoring import anomaly_scores
 from core.engine.series_config import FAILURE_CLASS_NAMES, SeriesTrainingConfig
+from core.metrics.evaluation import evaluate_classification, roc_auc
 from core.metrics.series import evaluate_binary_flags, evaluate_regression
 
 __all__ = [
@@ -33,8 +36,6 @@ __all__ = [
 
 
 def check_dataset(dataset: object, name: str = "dataset") -> None:
-    from core.data.series import SeriesDataset
-
     if not isinstance(dataset, SeriesDataset):
         raise TypeError(
             f"Expected a SeriesDataset (see core.data.series_loading.load_series). "
@@ -178,8 +179,6 @@ def _evaluate_rul(predictions: pd.DataFrame, config: SeriesTrainingConfig) -> di
 
 
 def _evaluate_failure(predictions: pd.DataFrame) -> dict:
-    from core.metrics.evaluation import evaluate_classification, roc_auc
-
     truth, probability = predictions["true"].to_numpy(), predictions["probability"].to_numpy()
     evaluation = evaluate_classification(
         truth, np.stack([1 - probability, probability], axis=1), FAILURE_CLASS_NAMES, ok_class=None
@@ -222,8 +221,6 @@ def predict_series(
     config = config.validate()
     check_dataset(dataset)
     if config.task == "anomaly":
-        from core.engine.series_anomaly_scoring import anomaly_scores
-
         scores = anomaly_scores(model, scaler, config, dataset, threshold)
         return scores.assign(predicted=scores["score"])
     windows = window_set(scaler, dataset.frame, None, config, stride=1)

@@ -28,6 +28,7 @@ from core.engine.image_pipeline import make_optimizer
 from core.engine.keras_progress import make_progress_callback
 from core.engine.precision import precision_scope, resolve_precision
 from core.engine.progress import CancellationToken, emit_train_end
+from core.engine.series_anomaly import train_anomaly_detector
 from core.engine.series_config import (
     FAILURE_CLASS_NAMES,
     LABEL_SOURCES,
@@ -66,7 +67,7 @@ def _subset(frame: pd.DataFrame, units: np.ndarray) -> pd.DataFrame:
 
 
 def _dataset(inputs, targets, batch_size, *, shuffle_seed=None):
-    import tensorflow as tf
+    import tensorflow as tf  # Lazy: loads TensorFlow.
 
     data = tf.data.Dataset.from_tensor_slices((inputs, targets.reshape(-1, 1)))
     if shuffle_seed is not None:
@@ -105,12 +106,10 @@ def train_series_model(
     config = (config or SeriesTrainingConfig()).validate()
     check_dataset(dataset)
     if config.task == "anomaly":
-        from core.engine.series_anomaly import train_anomaly_detector
-
         return train_anomaly_detector(
             dataset, config, listeners=listeners, cancellation=cancellation
         )
-    import keras
+    import keras  # Lazy: loads TensorFlow.
 
     listeners = list(listeners)
     if test is not None:

@@ -18,8 +18,12 @@ import dataclasses
 from collections.abc import Sequence
 
 import numpy as np
+import pandas as pd
 
+from core.data import images as image_loading
 from core.data.validation import RejectedFile, describe_value
+from core.inference import explain as explanation
+from core.inference.verdicts import verdict_indices
 
 BATCH_SIZE = 64
 # Optional per-row values, shown after `confidence` when present.
@@ -49,8 +53,6 @@ class PredictionBatch:
 
     def to_frame(self):
         """Returns a pandas DataFrame: name, predicted, confidence, then `p_<class>` columns."""
-        import pandas as pd
-
         # Anomaly models add their score; an operating point adds the defect score it compared.
         extras = [key for key in EXTRA_ROW_KEYS if self.rows and key in self.rows[0]]
         columns = (
@@ -221,7 +223,7 @@ class ImagePredictor:
 
     def _prediction_function(self):
         if self._function is None:
-            import tensorflow as tf
+            import tensorflow as tf  # Lazy: loads TensorFlow.
 
             model = self.model
             # A fixed signature (free batch axis) traces once; any batch size reuses the graph.
@@ -237,8 +239,6 @@ class ImagePredictor:
 
     def heatmaps(self, images, class_indices) -> np.ndarray:
         """Returns Grad-CAM maps in [0, 1], `(N, H, W)`, of the given class per image."""
-        from core.inference import explain as explanation
-
         return explanation.grad_cam_batch(self.model, images, list(class_indices))
 
     def warmup(self) -> ImagePredictor:
@@ -282,12 +282,9 @@ class ImagePredictor:
         Raises:
             TypeError: If an item is not a `(name, bytes)` pair.
         """
-        from core.data import images as image_loading
-
         images, names, rejected = image_loading.load_uploaded_images(
             files, image_size=self.image_size, channels=self.channels
         )
-        from core.inference.verdicts import verdict_indices
 
         probabilities = self.predict_arrays(images)
         extras = {}

@@ -43,7 +43,7 @@ _CACHE_LOCK = threading.Lock()
 
 
 def _is_nested_model(layer) -> bool:
-    import keras
+    import keras  # Lazy: loads TensorFlow.
 
     return isinstance(layer, keras.Model)
 
@@ -94,7 +94,7 @@ def _is_convolution_output(model, layer) -> bool:
     """True for a 2-D convolution, or a follow-up layer fed (through follow-ups) by one."""
     if not _has_spatial_output(model, layer):
         return False
-    from keras import layers
+    from keras import layers  # Lazy: loads TensorFlow.
 
     if isinstance(layer, tuple(getattr(layers, name) for name in CONVOLUTION_LAYER_TYPES)):
         return True
@@ -164,7 +164,7 @@ def _resolve_layer(model, layer_name: str) -> tuple[object | None, object]:
 
 def _score_head(model):
     """Returns `(last layer, mode)`: mode is "dense_logits", "activation_input" or "output"."""
-    from keras import activations, layers
+    from keras import activations, layers  # Lazy: loads TensorFlow.
 
     last_layer = model.outputs[0]._keras_history.operation
     if isinstance(last_layer, layers.Dense) and last_layer.activation is activations.softmax:
@@ -188,7 +188,7 @@ def _is_linear_chain(model) -> bool:
 
 def _build_gradient_model(model, layer_name: str):
     """Returns a Keras model mapping images to `[feature maps, head input or output]`."""
-    import keras
+    import keras  # Lazy: loads TensorFlow.
 
     nested, layer = _resolve_layer(model, layer_name)
     last_layer, mode = _score_head(model)
@@ -232,7 +232,7 @@ def _compiled_grad_cam(model, layer_name: str):
 
 
 def _make_grad_cam_function(model, layer_name: str):
-    import tensorflow as tf
+    import tensorflow as tf  # Lazy: loads TensorFlow.
 
     gradient_model, last_layer, mode = _build_gradient_model(model, layer_name)
     input_shape = [None, *model.inputs[0].shape[1:]]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+from PIL import Image
 
 from core.data.validation import describe_value
 
@@ -50,8 +51,6 @@ def apply_colormap(values, colormap: str = "jet") -> np.ndarray:
 
 
 def _resize_heatmap(heatmap: np.ndarray, height: int, width: int) -> np.ndarray:
-    from PIL import Image
-
     # A float32 array becomes a 32-bit float ("F") image, resized without rounding.
     resized = Image.fromarray(heatmap).resize((width, height), Image.Resampling.BILINEAR)
     return np.clip(np.asarray(resized, dtype=np.float32), 0.0, 1.0)

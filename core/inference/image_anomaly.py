@@ -22,6 +22,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from core.data import images as image_loading
 from core.data.validation import describe_value
 from core.inference.classifier import (
     BATCH_SIZE,
@@ -155,7 +156,7 @@ class ImageAnomalyPredictor:
 
     def _prediction_function(self):
         if self._function is None:
-            import tensorflow as tf
+            import tensorflow as tf  # Lazy: loads TensorFlow.
 
             model = self.model
 
@@ -272,8 +273,6 @@ class ImageAnomalyPredictor:
         Raises:
             TypeError: If an item is not a `(name, bytes)` pair.
         """
-        from core.data import images as image_loading
-
         images, names, rejected = image_loading.load_uploaded_images(
             files, image_size=self.image_size, channels=self.channels
         )

@@ -19,6 +19,7 @@ import dataclasses
 import glob
 import os
 import time
+import zipfile
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 
@@ -27,6 +28,7 @@ import numpy as np
 from core.data.archives import is_zip_name, iter_zip_members
 from core.data.image_decoding import SUPPORTED_IMAGE_SUFFIXES, ImageCollector
 from core.data.validation import RejectedFile
+from core.inference.verdicts import verdict_indices
 from core.inference.writers import (
     REJECTED_COLUMNS,
     CsvRowWriter,
@@ -192,8 +194,6 @@ def score_batches(
 
 
 def _predict(predictor, collector: ImageCollector, sources, rejected) -> ScoredBatch:
-    from core.inference.verdicts import verdict_indices
-
     if collector.arrays:
         images = collector.stacked_images()
         probabilities = np.asarray(predictor.predict_arrays(images), dtype=np.float32)
@@ -351,8 +351,6 @@ def _iter_zip_items(source: str, path: Path) -> Iterator[InputItem]:
 
 
 def _count_zip_images(path: Path) -> int:
-    import zipfile
-
     try:
         with zipfile.ZipFile(path) as archive:
             return sum(

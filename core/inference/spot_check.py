@@ -21,12 +21,15 @@ Example:
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
 
+from core.data import bundled
 from core.data.validation import RejectedFile, describe_value
+from core.inference.heatmaps import heatmap_overlay
 
 FRAME_COLUMNS = ("name", "predicted", "confidence")
 
@@ -112,8 +115,6 @@ def spot_check(
     batch = predictor.predict_bytes(list(files))
     overlays = heatmaps = None
     if explain:
-        from core.inference.heatmaps import heatmap_overlay
-
         count = len(batch.rows) if max_overlays is None else min(max_overlays, len(batch.rows))
         explained = batch.images[:count]
         indices = [predictor.class_names.index(row["predicted"]) for row in batch.rows[:count]]
@@ -194,15 +195,11 @@ def sample_files() -> list[tuple[str, bytes]]:
     Raises:
         FileNotFoundError: If the bundled sample data is missing.
     """
-    from core.data import bundled
-
     return [(path.name, path.read_bytes()) for path in bundled.spot_check_files()]
 
 
 def files_digest(files: Sequence[tuple[str, bytes]], *extra: object) -> str:
     """Returns a SHA-256 of the files' names and bytes (and `extra` values), to key a cache."""
-    import hashlib
-
     digest = hashlib.sha256()
     for name, data in files:
         digest.update(name.encode("utf-8", "replace") + b"\0")

@@ -27,6 +27,7 @@ import math
 import numpy as np
 
 from core.data.validation import describe_value
+from core.registry.attachments import OPERATING_POINT, read_json_attachment
 
 
 @dataclasses.dataclass(frozen=True)
@@ -132,8 +133,6 @@ def apply_operating_point(predictor, point: dict | None, *, reference: str = "th
 
 def with_operating_point(predictor, record):
     """`apply_operating_point` with the operating point stored beside `record`, if any."""
-    from core.registry.attachments import OPERATING_POINT, read_json_attachment
-
     point = read_json_attachment(record, OPERATING_POINT)
     return apply_operating_point(predictor, point, reference=record.reference)
 

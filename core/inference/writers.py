@@ -11,6 +11,9 @@ import os
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
+import pyarrow as pa
+import pyarrow.parquet as pq
+
 from core.data.tables import neutralise_spreadsheet_text
 
 OUTPUT_SUFFIXES = (".csv", ".parquet")
@@ -92,9 +95,6 @@ class ParquetRowWriter:
     """
 
     def __init__(self, path: str | os.PathLike, columns: Sequence[str]):
-        import pyarrow as pa
-        import pyarrow.parquet as pq
-
         self.path = Path(path)
         self.columns = list(columns)
         text_columns = {"source", "name", "predicted"}
@@ -105,8 +105,6 @@ class ParquetRowWriter:
 
     def write(self, records: Sequence[dict]) -> None:
         """Writes the records as one row group (nothing for an empty list)."""
-        import pyarrow as pa
-
         if records:
             self._writer.write_table(pa.Table.from_pylist(list(records), schema=self._schema))
 

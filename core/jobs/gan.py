@@ -24,11 +24,14 @@ from collections.abc import Callable, Mapping
 from pathlib import Path, PurePosixPath
 
 import numpy as np
+from PIL import Image, ImageDraw, ImageFont
 
 from core.data.config_checks import is_integer
 from core.data.image_sources import SAMPLE, ImageSource
+from core.decisions.gan_benefit import run_gan_benefit
 from core.engine.gan_generation import GAN_TASK, GRID_COLUMNS
-from core.engine.gan_training import GanTrainingConfig
+from core.engine.gan_training import GanTrainingConfig, run_gan_training
+from core.registry.store import ModelRegistry
 
 GAN_JOB_KIND = "train-gan"
 BENEFIT_JOB_KIND = "gan-benefit"
@@ -102,8 +105,6 @@ def make_gan_training_work(source: ImageSource, config: GanTrainingConfig) -> Ca
     size = config.image_size
 
     def work(progress, cancellation):
-        from core.engine.gan_training import run_gan_training
-
         progress.set_message(f"Loading {source.description} at {size}x{size} pixels")
         dataset = source.load((size, size), 1)
         if cancellation.cancelled:
@@ -159,8 +160,6 @@ def labelled_grid(grid: np.ndarray, class_names: list[str]) -> np.ndarray:
     Raises:
         ValueError: If the grid's height is not a multiple of the number of classes.
     """
-    from PIL import Image, ImageDraw, ImageFont
-
     grid = np.asarray(grid)
     if grid.ndim != 2 or not class_names or grid.shape[0] % len(class_names):
         raise ValueError(
@@ -227,8 +226,6 @@ def describe_gan(record) -> str:
 
 
 def _open_registry(registry_or_directory):
-    from core.registry.store import ModelRegistry
-
     if isinstance(registry_or_directory, str | os.PathLike):
         return ModelRegistry(registry_or_directory)
     return registry_or_directory
@@ -284,8 +281,6 @@ def make_benefit_work(
     height, width = metadata["preprocessing"]["image_size"]
 
     def work(progress, cancellation):
-        from core.decisions.gan_benefit import run_gan_benefit
-
         progress.set_message(f"Loading {source.description} at {height}x{width} pixels")
         dataset = source.load((height, width), 1)
         if cancellation.cancelled:
@@ -355,8 +350,6 @@ def zip_preview(data: bytes, per_class: int = 4) -> dict[str, list[tuple[str, np
     Raises:
         ValueError: If `data` is not a zip archive.
     """
-    from PIL import Image
-
     if not zipfile.is_zipfile(io.BytesIO(data)):
         raise ValueError(f"Expected a zip archive. Received: {len(data)} bytes of another kind")
     preview: dict[str, list[tuple[str, np.ndarray]]] = {}

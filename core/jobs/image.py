@@ -28,6 +28,8 @@ import numpy as np
 
 from core.data.image_sources import SAMPLE, ImageSource, display_image
 from core.engine.image_training import OPTIMIZERS, ImageTrainingConfig
+from core.models.image import IMAGE_MODEL_PRESETS
+from core.workflows.image import run_image_training
 
 JOB_KIND = "train-image"
 IMAGE_SIZE_CHOICES = (32, 48, 64, 96, 128, 160, 224)
@@ -40,8 +42,6 @@ PAGE_CHOICES = (
 
 def training_defaults() -> dict:
     """Default widget values (from `ImageTrainingConfig()`) and the choices the page offers."""
-    from core.models.image import IMAGE_MODEL_PRESETS
-
     config = ImageTrainingConfig()
     height = config.image_size[0]
     return {
@@ -98,8 +98,6 @@ def make_training_work(source: ImageSource, config: ImageTrainingConfig) -> Call
     config.validate()
 
     def work(progress, cancellation):
-        from core.workflows.image import run_image_training
-
         progress.set_message(f"Loading {source.description}")
         dataset = source.load(tuple(config.image_size), config.channels)
         if cancellation.cancelled:

@@ -26,10 +26,17 @@ from pathlib import Path
 import numpy as np
 
 from core.data.image_sources import SAMPLE, ImageSource, display_image
+from core.data.masks import bundled_mask_directory
 from core.data.validation import describe_value
+from core.inference.heatmaps import heatmap_overlay
+from core.inference.image_anomaly import ImageAnomalyPredictor
 from core.jobs.image import job_rows, queue_text
 from core.models.image_anomaly import ANOMALY_METHODS
-from core.workflows.image_anomaly import ANOMALY_CLASS, ImageAnomalyConfig
+from core.workflows.image_anomaly import (
+    ANOMALY_CLASS,
+    ImageAnomalyConfig,
+    run_image_anomaly_training,
+)
 
 __all__ = [
     "IMAGE_SIZE_CHOICES",
@@ -137,8 +144,6 @@ class AnomalyWork:
     def __call__(self, progress, cancellation):
         """Loads, trains and evaluates; returns the `ImageAnomalyRunResult`, or None when
         cancelled while loading."""
-        from core.workflows.image_anomaly import run_image_anomaly_training
-
         size = self.config.image_size
         progress.set_message(f"Loading {self.source.description}")
         dataset = self.source.load((size, size), self.config.channels)
@@ -173,8 +178,6 @@ def make_anomaly_work(
     """
     config.validate()
     if masks is None and source.kind == SAMPLE:
-        from core.data.masks import bundled_mask_directory
-
         directory = bundled_mask_directory()
         masks = directory if directory.is_dir() else None
     return AnomalyWork(source, config, None if masks is None else str(masks))
@@ -310,8 +313,6 @@ def sample_maps(result, limit: int = 4) -> list[dict]:
         raise ValueError(
             f"Expected `limit` to be a positive integer. Received: limit={describe_value(limit)}"
         )
-    from core.inference.heatmaps import heatmap_overlay
-    from core.inference.image_anomaly import ImageAnomalyPredictor
 
     items = sorted(_test_items(result), key=lambda item: -item["score"])
     defects = [item for item in items if item["is_defect"]]

@@ -32,9 +32,13 @@ from core.data.sensor_sources import (
 )
 from core.data.series import ColumnMapping
 from core.data.validation import describe_value
-from core.engine.series_training import SERIES_TASKS, SeriesTrainingConfig
+from core.engine.series_training import SERIES_TASKS, SeriesTrainingConfig, column_labels
 from core.jobs.sensor_results import FAILURE_CLASSES, MonitorRun, add_detection, run_from_training
+from core.metrics.evaluation import evaluate_classification
 from core.metrics.series import evaluate_binary_flags, evaluate_regression
+from core.models.series import SERIES_MODEL_PRESETS
+from core.models.series_autoencoder import AUTOENCODER_PRESETS, DEFAULT_AUTOENCODER
+from core.workflows.series import CONFIG_TASKS, run_series_training
 
 JOB_KIND = "train-series"
 TASK_LABELS = {
@@ -71,9 +75,6 @@ def number_settings(task: str) -> list[dict]:
 
 def training_defaults() -> dict:
     """Default widget values (from `SeriesTrainingConfig()`) and the choices the page offers."""
-    from core.models.series import SERIES_MODEL_PRESETS
-    from core.models.series_autoencoder import AUTOENCODER_PRESETS, DEFAULT_AUTOENCODER
-
     config = SeriesTrainingConfig()
     return {
         "task": config.task,
@@ -138,8 +139,6 @@ def make_training_work(
     config.validate()
 
     def work(progress, cancellation):
-        from core.workflows.series import run_series_training
-
         progress.set_message(f"Reading {source.description}")
         dataset = load_dataset(source, mapping)
         test, truth = None, None
@@ -227,8 +226,6 @@ def saved_series_models(registry) -> list[dict]:
     Returns:
         [{"reference", "task" ("rul", "failure" or "anomaly"), "label" (for a picker)}].
     """
-    from core.workflows.series import CONFIG_TASKS
-
     models = []
     for record in registry.list():
         task = CONFIG_TASKS.get(record.metadata.get("task"))
@@ -340,8 +337,6 @@ def score_saved_model(
         run.evaluation = _rul_evaluation(predictions)
     else:
         if uses_label:
-            from core.engine.series_training import column_labels
-
             predictions["true"] = column_labels(predictions["label"])
         else:
             predictions["true"] = (predictions["true_rul"] <= config.horizon).astype("int64")
@@ -369,8 +364,6 @@ def _rul_evaluation(predictions: pd.DataFrame) -> dict:
 
 
 def _failure_evaluation(predictions: pd.DataFrame) -> dict:
-    from core.metrics.evaluation import evaluate_classification
-
     truth = predictions["true"].to_numpy()
     probability = predictions["probability"].to_numpy("float64")
     evaluation = evaluate_classification(

@@ -21,7 +21,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from core.decisions.maintenance import flagged_stretches, maintenance_table
+from core.charts.training import series_training_curves
+from core.decisions.maintenance import maintenance_table
+from core.engine.series_anomaly import anomaly_scores
+from core.metrics.anomalies import evaluate_anomalies, flagged_stretches
 
 FAILURE_CLASSES = ["healthy", "failing"]
 DEFAULT_CHART_UNITS = 3
@@ -111,8 +114,6 @@ def run_from_training(result, description: str, *, test=None, truth=None) -> Mon
         problems=list(result.problems),
     )
     if config.task == "anomaly" and test is not None and result.best_epoch is not None:
-        from core.engine.series_anomaly import anomaly_scores
-
         run.predictions = anomaly_scores(
             result.model, result.scaler, config, test, result.threshold
         )
@@ -123,8 +124,6 @@ def run_from_training(result, description: str, *, test=None, truth=None) -> Mon
 def add_detection(run: MonitorRun, labels: pd.DataFrame | None) -> None:
     """Sets `labels` and `detection` (`evaluate_anomalies` of the flags) when labels are given."""
     if labels is not None:
-        from core.metrics.anomalies import evaluate_anomalies
-
         run.labels = labels
         run.detection = evaluate_anomalies(run.predictions, labels)
 
@@ -330,6 +329,4 @@ def live_history(snapshot: dict) -> dict:
 
 def live_curves(snapshot: dict):
     """The live training curves of a running job's progress snapshot (a plotly figure)."""
-    from core.charts.training import series_training_curves
-
     return series_training_curves(live_history(snapshot), snapshot["batch_points"])

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from core.data.masks import load_masks
 from core.data.validation import describe_value
+from core.metrics.evaluation import evaluate_classification, roc_auc
 
 # Enough to browse in a gallery, as for classifiers.
 MAX_STORED_MISCLASSIFIED = 100
@@ -40,8 +42,6 @@ def pixel_auroc(maps: np.ndarray, masks: np.ndarray) -> float:
     Raises:
         ValueError: If the shapes differ or the masks hold only defect or only good pixels.
     """
-    from core.metrics.evaluation import roc_auc
-
     maps = np.asarray(maps, dtype=np.float32)
     masks = np.asarray(masks, dtype=bool)
     if maps.shape != masks.shape:
@@ -57,7 +57,6 @@ def select_test_masks(masks, dataset, test_indices: np.ndarray, good_index: int)
     file and every good image (all-zero masks). Returns (indices into test, masks) or None."""
     if masks is None:
         return None
-    from core.data.masks import load_masks
 
     names = [dataset.filenames[index] for index in test_indices]
     loaded, has_mask = load_masks(masks, names, tuple(dataset.images.shape[1:3]))
@@ -89,8 +88,6 @@ def evaluate_anomaly_scores(predictor, dataset, test_indices, scores, maps=None,
         `defect_recall`, `test_count`, `defect_class_auroc` ({defect class: AUROC against the
         good test images}) and `evaluation` (`evaluate_classification` of good vs anomaly).
     """
-    from core.metrics.evaluation import evaluate_classification, roc_auc
-
     good_class = predictor.class_names[0]
     good_index = dataset.class_names.index(good_class)
     labels = dataset.labels[test_indices]

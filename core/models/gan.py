@@ -184,7 +184,7 @@ class ConditionalGAN(keras.Model):
         ]
 
     def train_step(self, data):
-        import tensorflow as tf
+        import tensorflow as tf  # Lazy: loads TensorFlow.
 
         real_images, labels = data
         batch_size = tf.shape(real_images)[0]
@@ -241,7 +241,7 @@ def differentiable_augment(images, seed_generator):
     Returns:
         A tensor of the same shape.
     """
-    import tensorflow as tf
+    import tensorflow as tf  # Lazy: loads TensorFlow.
 
     batch = tf.shape(images)[0]
     height = images.shape[1]

@@ -143,7 +143,7 @@ def augmentation_layers(augmentation: AugmentationConfig | None, seed: int | Non
     Returns:
         A list of layers to apply in order.
     """
-    from keras import layers
+    from keras import layers  # Lazy: loads TensorFlow.
 
     if augmentation is None or not augmentation.enabled:
         return []
@@ -198,7 +198,7 @@ def augmentation_layers(augmentation: AugmentationConfig | None, seed: int | Non
 def class_probabilities(features, number_of_classes: int):
     """The softmax head, in float32 even under mixed precision (float16 loses small
     probabilities)."""
-    from keras import layers
+    from keras import layers  # Lazy: loads TensorFlow.
 
     return layers.Dense(number_of_classes, activation="softmax", name="classes", dtype="float32")(
         features
@@ -224,8 +224,8 @@ def build_seed_cnn(
     Returns:
         An uncompiled Functional `keras.Model` named "seed_cnn".
     """
-    import keras
-    from keras import layers
+    import keras  # Lazy: loads TensorFlow.
+    from keras import layers  # Lazy: loads TensorFlow.
 
     shape = _validate_arguments(input_shape, number_of_classes)
     inputs = keras.Input(shape=shape, name="image")
@@ -261,8 +261,8 @@ def build_defect_cnn(
     Returns:
         An uncompiled Functional `keras.Model` named "defect_cnn".
     """
-    import keras
-    from keras import layers
+    import keras  # Lazy: loads TensorFlow.
+    from keras import layers  # Lazy: loads TensorFlow.
 
     shape = _validate_arguments(input_shape, number_of_classes)
     if augmentation is None:

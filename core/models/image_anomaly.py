@@ -110,7 +110,7 @@ def smoothing_layers(kernel: int, prefix: str) -> list:
     Average pooling with "same" padding averages only the pixels inside the image, so the
     borders are not darkened the way a zero-padded convolution would darken them.
     """
-    from keras import layers
+    from keras import layers  # Lazy: loads TensorFlow.
 
     _check_positive_integer("smoothing", kernel)
     if kernel == 1:
@@ -123,8 +123,8 @@ def smoothing_layers(kernel: int, prefix: str) -> list:
 
 def _channel_sum(weight: float, name: str):
     """A frozen Dense layer summing the last axis times `weight` (a mean or a plain sum)."""
-    import keras
-    from keras import layers
+    import keras  # Lazy: loads TensorFlow.
+    from keras import layers  # Lazy: loads TensorFlow.
 
     return layers.Dense(
         1,
@@ -157,8 +157,8 @@ def build_convolutional_autoencoder(
     Raises:
         ValueError: Bad input shape, filters or latent channels.
     """
-    import keras
-    from keras import layers
+    import keras  # Lazy: loads TensorFlow.
+    from keras import layers  # Lazy: loads TensorFlow.
 
     height, width, channels = check_anomaly_input_shape(input_shape)
     filters = _check_filters(filters, 3)
@@ -204,8 +204,8 @@ def build_reconstruction_map_model(
     Raises:
         ValueError: If `error_maps` does not match the autoencoder's image size.
     """
-    import keras
-    from keras import layers
+    import keras  # Lazy: loads TensorFlow.
+    from keras import layers  # Lazy: loads TensorFlow.
 
     height, width, channels = tuple(autoencoder.inputs[0].shape[1:])
     error_maps = np.asarray(error_maps, dtype=np.float32)
@@ -256,8 +256,8 @@ def build_feature_extractor(
     Raises:
         ValueError: Bad input shape or filters.
     """
-    import keras
-    from keras import layers
+    import keras  # Lazy: loads TensorFlow.
+    from keras import layers  # Lazy: loads TensorFlow.
 
     height, width, channels = check_anomaly_input_shape(input_shape)
     filters = _check_filters(filters, 2)
@@ -375,8 +375,8 @@ def build_feature_gaussian_model(
     Raises:
         ValueError: If `mean` or `factors` do not match the extractor's output.
     """
-    import keras
-    from keras import layers
+    import keras  # Lazy: loads TensorFlow.
+    from keras import layers  # Lazy: loads TensorFlow.
 
     height, width, channels = tuple(feature_extractor.inputs[0].shape[1:])
     rows, columns, size = tuple(feature_extractor.outputs[0].shape[1:])

@@ -32,7 +32,7 @@ DENSE_UNITS = 100
 
 
 def _conv1d_body(inputs, prefix: str):
-    from keras import layers
+    from keras import layers  # Lazy: loads TensorFlow.
 
     window, features = inputs.shape[1], inputs.shape[2]
     # Li et al. convolve along time only, one sensor at a time with weights shared across
@@ -67,7 +67,7 @@ def _conv1d_body(inputs, prefix: str):
 
 def _recurrent_body(layer_class_name: str):
     def body(inputs, prefix: str):
-        from keras import layers
+        from keras import layers  # Lazy: loads TensorFlow.
 
         layer_class = getattr(layers, layer_class_name)
         hidden = layer_class(64, return_sequences=True, name=f"{prefix}recurrent_1")(inputs)
@@ -80,7 +80,7 @@ def _recurrent_body(layer_class_name: str):
 
 
 def _seed_rnn_body(inputs, prefix: str):
-    from keras import layers
+    from keras import layers  # Lazy: loads TensorFlow.
 
     # The reference: one small plain recurrent layer, nothing else.
     return layers.SimpleRNN(32, name=f"{prefix}recurrent")(inputs)
@@ -128,8 +128,8 @@ def build_series_model(
     Raises:
         ValueError: Unknown preset or task, or a size out of range.
     """
-    import keras
-    from keras import layers
+    import keras  # Lazy: loads TensorFlow.
+    from keras import layers  # Lazy: loads TensorFlow.
 
     if preset not in SERIES_MODEL_PRESETS:
         raise ValueError(

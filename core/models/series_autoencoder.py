@@ -57,8 +57,8 @@ def build_lstm_autoencoder(
         An uncompiled Functional `keras.Model` named "lstm_autoencoder", input and output
         (window, features), linear output (the inputs are standardised, so unbounded).
     """
-    import keras
-    from keras import layers
+    import keras  # Lazy: loads TensorFlow.
+    from keras import layers  # Lazy: loads TensorFlow.
 
     _check_arguments(window, features, units, latent)
     inputs = keras.Input(shape=(window, features), name="window")
@@ -91,8 +91,8 @@ def build_conv1d_autoencoder(
         An uncompiled Functional `keras.Model` named "conv1d_autoencoder", input and output
         (window, features).
     """
-    import keras
-    from keras import layers
+    import keras  # Lazy: loads TensorFlow.
+    from keras import layers  # Lazy: loads TensorFlow.
 
     _check_arguments(window, features, units, latent)
     # The code keeps a quarter of the time steps, so it gets fewer channels than the LSTM code to

@@ -135,7 +135,7 @@ class ModelRegistry:
         Raises:
             ValueError: If the model is unknown, contains a Lambda layer, or cannot be loaded.
         """
-        import keras
+        import keras  # Lazy: loads TensorFlow.
 
         record = self.get(reference_or_name, version)
         model_path = record.model_path
@@ -175,8 +175,8 @@ class ModelRegistry:
                 match the model's input, or the model contains a Lambda layer.
             OSError: If the file system fails; nothing partial is then listed.
         """
-        import keras
-        import tensorflow
+        import keras  # Lazy: loads TensorFlow.
+        import tensorflow  # Lazy: loads TensorFlow.
 
         validate_model_name(name)
         if not isinstance(metadata, dict):

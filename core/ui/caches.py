@@ -13,6 +13,14 @@ import streamlit as st
 
 from core.access import policy as access
 from core.data import bundled
+from core.data.inspection import inspect_path
+from core.data.inspection import inspect_uploads as inspect
+from core.demo.models import ensure_demo_models
+from core.inference.verdicts import with_operating_point
+from core.jobs.manager import JobManager
+from core.registry.store import ModelRegistry, resolve_registry_directory
+from core.workflows.image import load_predictor
+from core.workflows.series import load_series_predictor
 
 MAX_RUNNING_JOBS_VARIABLE = "LINESIGHT_MAX_RUNNING_JOBS"
 MAX_QUEUED_JOBS_VARIABLE = "LINESIGHT_MAX_QUEUED_JOBS"
@@ -20,9 +28,6 @@ MAX_QUEUED_JOBS_VARIABLE = "LINESIGHT_MAX_QUEUED_JOBS"
 
 @st.cache_resource(show_spinner=False)
 def _registry(directory: str):
-    from core.demo.models import ensure_demo_models
-    from core.registry.store import ModelRegistry
-
     registry = ModelRegistry(directory)
     ensure_demo_models(registry)
     return registry
@@ -30,16 +35,12 @@ def _registry(directory: str):
 
 def registry():
     """The model registry (LINESIGHT_REGISTRY or ./registry), demo models registered once."""
-    from core.registry.store import resolve_registry_directory
-
     return _registry(str(resolve_registry_directory()))
 
 
 @st.cache_resource(show_spinner=False)
 def job_manager():
     """The process-wide job manager; its bounds come from LINESIGHT_MAX_RUNNING/QUEUED_JOBS."""
-    from core.jobs.manager import JobManager
-
     return JobManager(
         max_running=int(os.environ.get(MAX_RUNNING_JOBS_VARIABLE, "1")),
         max_queued=int(os.environ.get(MAX_QUEUED_JOBS_VARIABLE, "3")),
@@ -49,8 +50,6 @@ def job_manager():
 @st.cache_resource(show_spinner=False, max_entries=8)
 def _predictor(registry_directory: str, reference: str, modified: float):
     # `modified` is part of the cache key: a re-saved version is loaded again.
-    from core.registry.store import ModelRegistry
-    from core.workflows.image import load_predictor
 
     return load_predictor(ModelRegistry(registry_directory), reference, operating_point=False)
 
@@ -58,8 +57,6 @@ def _predictor(registry_directory: str, reference: str, modified: float):
 def predictor(reference: str):
     """A warmed-up image predictor (classifier or anomaly model) and metadata, cached per
     version; the version's stored operating point, read afresh, decides its verdicts."""
-    from core.inference.verdicts import with_operating_point
-
     record = registry().get(reference)
     modified = record.model_path.stat().st_mtime
     loaded, metadata = _predictor(str(registry().directory), record.reference, modified)
@@ -68,9 +65,6 @@ def predictor(reference: str):
 
 @st.cache_resource(show_spinner=False, max_entries=8)
 def _series_predictor(registry_directory: str, reference: str, modified: float):
-    from core.registry.store import ModelRegistry
-    from core.workflows.series import load_series_predictor
-
     return load_series_predictor(ModelRegistry(registry_directory), reference)
 
 
@@ -93,8 +87,6 @@ def sample_sensor_frame(split: str = "train"):
 
 @st.cache_data(show_spinner=False, max_entries=32)
 def _inspect_uploads(files: tuple[tuple[str, bytes], ...]) -> dict:
-    from core.data.inspection import inspect_uploads as inspect
-
     return inspect(list(files))
 
 
@@ -115,8 +107,6 @@ def inspect_uploads(files: tuple[tuple[str, bytes], ...]) -> dict:
 
 @st.cache_data(show_spinner=False)
 def inspect_sample_data() -> dict:
-    from core.data.inspection import inspect_path
-
     directory = bundled.sample_data_directory()
     images = inspect_path(directory / "images", kind="images")
     sensors = inspect_path(directory / "sensors" / "train.csv", kind="series")

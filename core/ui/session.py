@@ -10,6 +10,8 @@ import uuid
 
 import streamlit as st
 from streamlit.errors import StreamlitAuthError, StreamlitSecretNotFoundError
+from streamlit.runtime.pages_manager import PagesManager
+from streamlit.runtime.scriptrunner import script_runner
 
 from core.access import policy as access
 
@@ -27,8 +29,6 @@ def _keep_keras_state_between_runs() -> None:
     their models from scratch and pages hold none, so nothing needs the clearing. The hook is
     private to Streamlit: `tests/unit/test_ui.py` fails if an upgrade moves it.
     """
-    from streamlit.runtime.scriptrunner import script_runner
-
     if hasattr(script_runner, "_clean_problem_modules"):
         script_runner._clean_problem_modules = _no_cleanup
 
@@ -50,8 +50,6 @@ def _end_legacy_pages_directory_mode() -> None:
     `require_login` are covered during that run too). The flag is private to Streamlit:
     `tests/app/test_access.py` fails if an upgrade moves it.
     """
-    from streamlit.runtime.pages_manager import PagesManager
-
     if hasattr(PagesManager, "uses_pages_directory"):
         PagesManager.uses_pages_directory = False
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import streamlit as st
 
+from core.demo import tour as demo_tour
+from core.jobs import image as image_jobs
 from core.ui.caches import job_manager, registry
 from core.ui.session import session_token
 
@@ -15,13 +17,9 @@ def demo_tour_banner(step_key: str) -> None:
     On the training page the step is "training" until the session's newest job has results,
     then "results" (its save name preset to the tour's model name).
     """
-    from core.demo import tour as demo_tour
-
     if st.session_state.get(demo_tour.TOUR_STATE_KEY) is None:
         return
     if step_key == demo_tour.TRAINING:
-        from core.jobs import image as image_jobs
-
         job = next(iter(image_jobs.training_jobs(job_manager(), session_token())), None)
         best_epoch = job.result.training.best_epoch if job and job.result else None
         step_key = demo_tour.training_page_step(job and job.state, best_epoch)

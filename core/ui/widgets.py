@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import pandas as pd
 import streamlit as st
 
 from core.access import policy as access
+from core.data import image_sources
 
 
 def remembered_widget(remembered: dict, factory, label: str, key: str, default, **options):
@@ -126,8 +128,6 @@ def image_source_picker(remembered: dict, uploads: dict, prefix: str, label: str
         `(source, summary)`: the `ImageSource` and `image_sources.dataset_summary` of the chosen
         data, or `(None, None)` while there is none or it cannot be read.
     """
-    from core.data import image_sources
-
     choice = remembered_widget(
         remembered, st.radio, label, f"{prefix}_source", "Bundled sample",
         options=list(IMAGE_SOURCE_CHOICES), horizontal=True,
@@ -175,7 +175,5 @@ def image_source_picker(remembered: dict, uploads: dict, prefix: str, label: str
 def rejected_files_expander(rejected: list) -> None:
     """Lists the files a loader could not use, with the reason of each."""
     if rejected:
-        import pandas as pd
-
         with st.expander(f"{len(rejected)} file(s) could not be used"):
             st.dataframe(pd.DataFrame(rejected), hide_index=True)

@@ -11,8 +11,16 @@ from pathlib import Path
 
 import numpy as np
 
+from core.data.image_files import ImageFileDataset
+from core.data.images import ImageDataset, load_images
 from core.data.validation import describe_value
 from core.engine.image_streaming import should_stream
+from core.engine.image_training import ImageTrainingConfig, split_and_train
+from core.inference.classifier import ImagePredictor
+from core.inference.image_anomaly import ImageAnomalyPredictor
+from core.inference.verdicts import with_operating_point
+from core.metrics.evaluation import evaluate_classification
+from core.registry.metadata import image_dataset_fingerprint
 from core.workflows.image_runs import ImageRunResult, evaluated_run, summary_metrics
 from core.workflows.image_streamed import run_streaming_image_training
 
@@ -27,8 +35,6 @@ MAX_STORED_MISCLASSIFIED = 100
 
 def load_image_data(data, config):
     """Returns an `ImageDataset`: `data` itself, or loaded from a path at the config's size."""
-    from core.data.images import ImageDataset, load_images
-
     if isinstance(data, ImageDataset):
         return data
     return load_images(Path(data), image_size=tuple(config.image_size), channels=config.channels)
@@ -61,10 +67,6 @@ def run_image_training(
         ValueError: If the data cannot be loaded or split, the config is invalid, or `stream`
             is unknown or "always" for data that cannot stream (a zip).
     """
-    from core.data.images import ImageDataset
-    from core.engine.image_training import ImageTrainingConfig, split_and_train
-    from core.inference.classifier import ImagePredictor
-
     config = (config or ImageTrainingConfig()).validate()
     if stream not in STREAM_CHOICES:
         raise ValueError(
@@ -100,9 +102,6 @@ def run_image_training(
 
 def image_run_metadata(result: ImageRunResult, *, owner: str | None = None) -> dict:
     """Builds the registry metadata of a run (validated by the registry on save)."""
-    from core.data.image_files import ImageFileDataset
-    from core.registry.metadata import image_dataset_fingerprint
-
     config = result.training.config
     dataset = result.dataset
     height, width = config.image_size
@@ -183,8 +182,6 @@ def load_predictor(registry, reference: str, *, operating_point: bool = True):
     model, metadata = registry.load(record.reference)
     predictor = predictor_for(model, metadata)
     if operating_point:
-        from core.inference.verdicts import with_operating_point
-
         predictor = with_operating_point(predictor, record)
     return predictor, metadata
 
@@ -193,10 +190,7 @@ def predictor_for(model, metadata: dict, *, warmup: bool = True):
     """Returns the predictor of a loaded image model: `ImagePredictor` for a classifier,
     `ImageAnomalyPredictor` for an anomaly model (without any operating point)."""
     if metadata.get("task") == ANOMALY_TASK:
-        from core.inference.image_anomaly import ImageAnomalyPredictor
-
         return ImageAnomalyPredictor.from_registry_record(model, metadata, warmup=warmup)
-    from core.inference.classifier import ImagePredictor
 
     return ImagePredictor.from_registry_record(model, metadata, warmup=warmup)
 
@@ -215,9 +209,6 @@ def evaluate_registered_model(registry, reference: str, data) -> dict:
     Raises:
         ValueError: If the data holds classes the model does not know.
     """
-    from core.data.images import load_images
-    from core.metrics.evaluation import evaluate_classification
-
     predictor, metadata = load_predictor(registry, reference, operating_point=False)
     dataset = load_images(Path(data), image_size=predictor.image_size, channels=predictor.channels)
     unknown = sorted(set(dataset.class_names) - set(predictor.class_names))

@@ -33,18 +33,23 @@ from core.data.config_checks import (
     require_learning_rate,
     require_split_fractions,
 )
+from core.data.images import ImageDataset, load_images
+from core.data.splits import stratified_split
 from core.engine.image_anomaly_fitting import fit_autoencoder, fit_feature_gaussian
 from core.engine.progress import CancellationToken, emit_train_end
+from core.inference.image_anomaly import ImageAnomalyPredictor
 from core.metrics.image_anomaly import (
     anomaly_threshold,
     evaluate_anomaly_scores,
     select_test_masks,
 )
+from core.models.image import dataclass_from_dict
 from core.models.image_anomaly import (
     ANOMALY_METHODS,
     DEFAULT_ANOMALY_METHOD,
     check_anomaly_input_shape,
 )
+from core.registry.metadata import image_dataset_fingerprint
 
 ANOMALY_TASK = "image_anomaly"
 ANOMALY_CLASS = "anomaly"
@@ -130,8 +135,6 @@ class ImageAnomalyConfig:
         Raises:
             ValueError: Unknown keys.
         """
-        from core.models.image import dataclass_from_dict
-
         return dataclass_from_dict(cls, dict(values))
 
 
@@ -195,8 +198,6 @@ class ImageAnomalyRunResult:
 
 
 def _load_dataset(data, config: ImageAnomalyConfig):
-    from core.data.images import ImageDataset, load_images
-
     size = config.image_size
     if isinstance(data, ImageDataset):
         dataset = data
@@ -245,9 +246,6 @@ def run_image_anomaly_training(
         ValueError: Bad config, data that cannot be loaded or split, no good class or no defect
             class, or masks given but none for the defect test images.
     """
-    from core.data.splits import stratified_split
-    from core.inference.image_anomaly import ImageAnomalyPredictor
-
     config = (config or ImageAnomalyConfig()).validate()
     listeners = list(listeners)
     dataset = _load_dataset(data, config)
@@ -326,8 +324,6 @@ def run_image_anomaly_training(
 
 def image_anomaly_metadata(result: ImageAnomalyRunResult, *, owner: str | None = None) -> dict:
     """Builds the registry metadata of a run (contract C1; validated by the registry on save)."""
-    from core.registry.metadata import image_dataset_fingerprint
-
     config = result.config
     dataset = result.dataset
     size = config.image_size

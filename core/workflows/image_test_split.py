@@ -16,8 +16,16 @@ import os
 from pathlib import Path
 
 import numpy as np
+from PIL import Image
 
+from core.data.images import load_image_zip, load_images
+from core.data.splits import stratified_split
 from core.data.validation import describe_value
+from core.inference.heatmaps import heatmap_overlay
+from core.inference.verdicts import verdict_indices, with_operating_point
+from core.registry.catalog import calibration_source
+from core.registry.metadata import image_dataset_fingerprint
+from core.workflows.image import predictor_for
 
 IMAGE_CLASSIFICATION = "image_classification"
 IMAGE_ANOMALY = "image_anomaly"
@@ -95,11 +103,6 @@ def load_split(record, data=None, *, part: str = "test") -> ImageTestSplit:
             folder is not on this server, the data's classes do not fit the model, or the
             test split is empty.
     """
-    from core.data.images import load_image_zip, load_images
-    from core.data.splits import stratified_split
-    from core.registry.catalog import calibration_source
-    from core.registry.metadata import image_dataset_fingerprint
-
     if part not in SPLIT_PARTS:
         raise ValueError(
             f"Expected part to be one of {list(SPLIT_PARTS)}. Received: part={describe_value(part)}"
@@ -178,17 +181,12 @@ def load_split(record, data=None, *, part: str = "test") -> ImageTestSplit:
 def image_predictor(model, metadata: dict, record=None):
     """An `ImagePredictor` (classifier) or `ImageAnomalyPredictor` (anomaly model); with
     `record`, its stored operating point decides the verdicts, as in spot check."""
-    from core.inference.verdicts import with_operating_point
-    from core.workflows.image import predictor_for
-
     predictor = predictor_for(model, metadata)
     return predictor if record is None else with_operating_point(predictor, record)
 
 
 def predicted_labels(predictor, images: np.ndarray) -> np.ndarray:
     """The verdict's class index per image (`core.inference.verdicts.verdict_indices`)."""
-    from core.inference.verdicts import verdict_indices
-
     return verdict_indices(predictor, predictor.predict_arrays(images))
 
 
@@ -210,8 +208,6 @@ def verdict_rates(predictor, split: ImageTestSplit, good_class: str) -> dict:
 
 
 def _png(pixels: np.ndarray) -> bytes:
-    from PIL import Image
-
     buffer = io.BytesIO()
     Image.fromarray(pixels).save(buffer, format="PNG", optimize=True)
     return buffer.getvalue()
@@ -231,8 +227,6 @@ def sample_indices(labels: np.ndarray, class_count: int) -> list[int]:
 def sample_heatmaps(predictor, split) -> list[tuple[str, str, bytes]]:
     """Heatmap overlays of a few test images: Grad-CAM for a classifier, the anomaly map for
     an anomaly model; each PNG shows the image and its overlay side by side."""
-    from core.inference.heatmaps import heatmap_overlay
-
     chosen = sample_indices(split.labels, len(split.class_names))
     images = split.images[chosen]
     predicted = predicted_labels(predictor, images)

@@ -24,8 +24,18 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from core.data.series import SeriesDataset
+from core.data.series_loading import load_series
 from core.data.truth_files import load_anomaly_labels, read_final_rul
 from core.data.validation import describe_value
+from core.data.windows import SensorScaler
+from core.engine.series_training import (
+    SeriesTrainingConfig,
+    evaluate_series,
+    predict_series,
+    train_series_model,
+)
+from core.metrics.anomalies import evaluate_anomalies
 
 REGISTRY_TASKS = {"rul": "series_rul", "failure": "series_failure", "anomaly": "series_anomaly"}
 CONFIG_TASKS = {task: name for name, task in REGISTRY_TASKS.items()}
@@ -38,9 +48,6 @@ def read_series(source, *, name: str | None = None):
     Raises:
         ValueError: If the data cannot be read (the message says why).
     """
-    from core.data.series import SeriesDataset
-    from core.data.series_loading import load_series
-
     if isinstance(source, SeriesDataset):
         return source
     if isinstance(source, str | os.PathLike) and not Path(source).exists():
@@ -74,8 +81,6 @@ def run_series_training(
     Returns:
         The `SeriesRunResult`, with `dataset` recorded in `result.problems`' neighbour fields.
     """
-    from core.engine.series_training import train_series_model
-
     dataset = read_series(data)
     test = None
     if test_data is not None:
@@ -210,8 +215,6 @@ class SeriesPredictor:
         Raises:
             ValueError: If the data lacks a sensor the model was trained on (named).
         """
-        from core.engine.series_training import predict_series
-
         dataset = read_series(data)
         return predict_series(
             self.model, self.scaler, self.config, dataset, threshold=self.threshold
@@ -224,9 +227,6 @@ def load_series_predictor(registry, reference: str) -> SeriesPredictor:
     Raises:
         ValueError: If the model is unknown or is not a sensor-series model.
     """
-    from core.data.windows import SensorScaler
-    from core.engine.series_training import SeriesTrainingConfig
-
     model, metadata = registry.load(reference)
     if metadata.get("task") not in CONFIG_TASKS:
         raise ValueError(
@@ -260,9 +260,6 @@ def evaluate_registered_series(registry, reference: str, data, *, rul=None, anom
     Raises:
         ValueError: If an anomaly model is evaluated without `anomalies`, or the data is unusable.
     """
-    from core.engine.series_training import evaluate_series
-    from core.metrics.anomalies import evaluate_anomalies
-
     predictor = load_series_predictor(registry, reference)
     dataset = read_series(data)
     if predictor.task == "anomaly":

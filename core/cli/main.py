@@ -88,7 +88,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo = subcommands.add_parser(
         "demo-models", help="Train the bundled demo models on sample_data (commit the result)."
     )
-    demo.add_argument("--out", help="Output folder (default: core/demo_models).")
+    demo.add_argument("--out", help="Output folder (default: core/demo/bundled_models).")
     demo.add_argument("--epochs", type=int, help="Override the epochs of every demo model.")
     demo.add_argument("--only", nargs="+", help="Build only these demo models.")
     demo.add_argument("--json", action="store_true", help="Print a JSON summary last.")

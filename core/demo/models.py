@@ -100,7 +100,7 @@ def build_demo_models(
     an older copy only once the new one is complete.
 
     Args:
-        output_directory: Where to write (default: `core/demo_models`).
+        output_directory: Where to write (default: `core/demo/bundled_models`).
         data: Training data (default: the bundled `sample_data/images`, or for the sensor
             demos `sample_data/sensors/train.csv`).
         epochs: Override the epochs of every demo model (for quick checks).

@@ -229,7 +229,7 @@ def reset_demo(registry, directory: Path = DEMO_MODELS_DIRECTORY) -> dict:
 
     Args:
         registry: A `ModelRegistry`.
-        directory: The bundled demo models (default: `core/demo_models`).
+        directory: The bundled demo models (default: `core/demo/bundled_models`).
 
     Returns:
         `{"demo_models": [...], "reimported": [...], "removed_versions": [...],

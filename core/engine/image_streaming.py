@@ -169,7 +169,8 @@ def predict_image_files(
 
     Args:
         predictor: A `core.inference.classifier.ImagePredictor`; its image size and channels set
-        decoding. paths: The image files, in the order of the returned rows.
+            decoding.
+        paths: The image files, in the order of the returned rows.
         batch_size: Images decoded and predicted at a time.
 
     Returns:

@@ -15,7 +15,6 @@ Example:
 from __future__ import annotations
 
 import math
-import time
 from collections.abc import Iterable, Sequence
 
 import numpy as np
@@ -23,6 +22,7 @@ import numpy as np
 from core.data.config_checks import is_integer
 from core.data.splits import stratified_split
 from core.engine.distribution import make_strategy
+from core.engine.fit_results import restored_epoch, timed_fit
 from core.engine.image_config import ImageTrainingConfig, ImageTrainingResult, finish_training
 from core.engine.image_pipeline import (
     OPTIMIZERS,
@@ -134,8 +134,7 @@ def fit_image_classifier(
         config: Settings; None uses `ImageTrainingConfig()`.
         listeners, cancellation: As in `train_image_classifier`.
         strategy: A `tf.distribute.Strategy` made earlier by
-        `core.engine.distribution.make_strategy`;
-            None makes the one `config.strategy` names.
+            `core.engine.distribution.make_strategy`; None makes the one `config.strategy` names.
 
     Returns:
         An `ImageTrainingResult`; its model holds the best weights seen.
@@ -208,31 +207,22 @@ def fit_image_classifier(
             )
         )
 
-    started = time.perf_counter()
-    history = model.fit(
+    history, seconds = timed_fit(
+        model,
         train_dataset,
         validation_data=validation_dataset,
         epochs=config.epochs,
         callbacks=callbacks,
-        shuffle=False,  # The pipeline shuffles; Keras would only warn.
-        verbose=0,
     )
-    seconds = time.perf_counter() - started
-
-    history_lists = {
-        key: [float(value) for value in values] for key, values in history.history.items()
-    }
-    epochs_run = len(history_lists.get("loss", []))
-    best_epoch = None if early_stopping.best_weights is None else early_stopping.best_epoch + 1
-    samples = min(progress.batches_run * config.batch_size, epochs_run * training_count)
+    epochs_run = len(history.get("loss", []))
     return finish_training(
         model,
-        history_lists,
+        history,
         config=config,
         cancelled=progress.cancelled,
-        best_epoch=best_epoch,
+        best_epoch=restored_epoch(early_stopping),
         seconds=seconds,
-        samples=samples,
+        samples=min(progress.batches_run * config.batch_size, epochs_run * training_count),
         listeners=listeners,
     )
 

@@ -71,8 +71,7 @@ class ScoredBatch:
         probabilities: float32 `(len(names), classes)`.
         rejected: `(source, RejectedFile)` pairs, in reading order.
         verdicts: The verdict's class index per image (`core.inference.verdicts.verdict_indices`:
-        the
-            stored operating point, or the most probable class); None means the most probable.
+            the stored operating point, or the most probable class); None means the most probable.
     """
 
     sources: list[str]

@@ -7,36 +7,34 @@ same check is `python -m core models check-export NAME --data PATH`.
 
 Usage:
     python bench/export_formats.py [--model demo-defect-cnn] [--data sample_data/images]
+        [--registry DIR]
+
+`--data` defaults to the checkout's sample_data/images.
 """
 
 from __future__ import annotations
 
-import argparse
-import json
 import os
-import sys
-import tempfile
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from core.demo.models import ensure_demo_models
+import benchlib
+
 from core.deploy.export_check import check_exports
-from core.registry.store import ModelRegistry
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = benchlib.argument_parser(__doc__)
     parser.add_argument("--model", default="demo-defect-cnn")
-    parser.add_argument("--data", type=Path, default=Path("sample_data/images"))
-    parser.add_argument("--registry", type=Path)
+    benchlib.add_data_argument(
+        parser, "--data", benchlib.SAMPLE_DATA / "images", "the model's training images"
+    )
+    parser.add_argument("--registry", type=Path, help="default: a temporary one")
     arguments = parser.parse_args()
 
-    with tempfile.TemporaryDirectory(prefix="linesight-bench-") as directory:
-        registry = ModelRegistry(arguments.registry or Path(directory) / "registry")
-        ensure_demo_models(registry)
-        print(json.dumps(check_exports(registry, arguments.model, arguments.data)))
+    with benchlib.temporary_registry(arguments.registry, demo_models=True) as registry:
+        benchlib.print_json(check_exports(registry, arguments.model, arguments.data))
 
 
 if __name__ == "__main__":

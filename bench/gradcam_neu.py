@@ -1,10 +1,11 @@
 """Does Grad-CAM point at the defect? Measured on the NEU steel-surface set's boxes.
 
-Loads /work/shared/data/neu_det through `core.data.images.load_images` at the model's input size,
-takes the test part of the same seeded stratified split as training (`stratified_split` with the
-`ImageTrainingConfig` fractions and `--split-seed`, as bench/neu_accuracy.py), computes each test
-image's Grad-CAM heatmap for its true class, scales the peak to the 200x200 original and checks
-whether it falls inside one of the image's Pascal-VOC boxes (annotations/*.xml).
+Loads the NEU set (`--data`, by default ../shared/data/neu_det beside the checkout) through
+`core.data.images.load_images` at the model's input size, takes the test part of the same seeded
+stratified split as training (`stratified_split` with the `ImageTrainingConfig` fractions and
+`--split-seed`, as bench/neu_accuracy.py), computes each test image's Grad-CAM heatmap for its
+true class, scales the peak to the 200x200 original and checks whether it falls inside one of the
+image's Pascal-VOC boxes (annotations/*.xml).
 
 For context it also prints the random-peak baseline: the expected share of hits of a peak drawn
 uniformly over the image, i.e. the mean fraction of image area the boxes cover (crazing boxes
@@ -12,30 +13,24 @@ often cover most of the image, scratches a thin strip). One JSON line, per class
 
 Usage:
     python bench/gradcam_neu.py --model PATH.keras [--image-size 96] [--split-seed 0]
-        [--limit N] [--layer NAME]
+        [--limit N] [--layer NAME] [--data DIR]
 """
 
 from __future__ import annotations
 
-import argparse
-import json
 import os
-import sys
-import time
 import xml.etree.ElementTree as ElementTree
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+import benchlib
 import numpy as np
 
 from core.data.images import load_images
 from core.data.splits import stratified_split
 from core.engine.image_training import ImageTrainingConfig
 from core.inference import explain
-
-DEFAULT_DATA = Path("/work/shared/data/neu_det")
 
 
 def read_boxes(annotation_path: Path) -> tuple[tuple[int, int], list[tuple[float, ...]]]:
@@ -69,10 +64,12 @@ def box_area_fraction(original_size, boxes) -> float:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = benchlib.argument_parser(__doc__)
     parser.add_argument("--model", type=Path, required=True, help="a trained .keras classifier")
     parser.add_argument("--image-size", type=int, default=None, help="default: the model's")
-    parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    benchlib.add_data_argument(
+        parser, "--data", benchlib.shared_data("neu_det"), "the NEU images and annotations/*.xml"
+    )
     parser.add_argument("--split-seed", type=int, default=0)
     parser.add_argument("--limit", type=int, default=None, help="use N evenly spaced test images")
     parser.add_argument("--layer", default=None, help="layer to explain (default: last conv)")
@@ -100,13 +97,12 @@ def main() -> None:
         # Evenly spaced, so that a short run still covers every class (test is sorted by index).
         test = test[np.linspace(0, len(test) - 1, arguments.limit).round().astype(int)]
 
-    started = time.perf_counter()
-    images = dataset.images[test]
-    labels = dataset.labels[test]
-    layer_name = arguments.layer or explain.find_last_convolution_layer(model)
-    heatmaps = explain.grad_cam_batch(model, images, labels, layer_name=layer_name)
-    predicted = np.argmax(model.predict(images.astype(np.float32), verbose=0), axis=1)
-    gradcam_seconds = time.perf_counter() - started
+    with benchlib.Stopwatch() as gradcam:
+        images = dataset.images[test]
+        labels = dataset.labels[test]
+        layer_name = arguments.layer or explain.find_last_convolution_layer(model)
+        heatmaps = explain.grad_cam_batch(model, images, labels, layer_name=layer_name)
+        predicted = np.argmax(model.predict(images.astype(np.float32), verbose=0), axis=1)
 
     hits, baselines = [], []
     for heatmap, index in zip(heatmaps, test, strict=True):
@@ -126,25 +122,23 @@ def main() -> None:
         for class_index, name in enumerate(dataset.class_names)
         if np.any(labels == class_index)
     }
-    print(
-        json.dumps(
-            {
-                "model": str(arguments.model),
-                "image_size": [size, size],
-                "layer": layer_name,
-                "explained_class": "true",
-                "test_images": len(test),
-                "split_seed": arguments.split_seed,
-                "accuracy": round(float(correct.mean()), 4),
-                "peak_in_box_share": round(float(hits.mean()), 4),
-                "peak_in_box_share_correct_only": round(float(hits[correct].mean()), 4)
-                if correct.any()
-                else None,
-                "random_baseline_share": round(float(baselines.mean()), 4),
-                "per_class": per_class,
-                "gradcam_seconds": round(gradcam_seconds, 2),
-            }
-        )
+    benchlib.print_json(
+        {
+            "model": str(arguments.model),
+            "image_size": [size, size],
+            "layer": layer_name,
+            "explained_class": "true",
+            "test_images": len(test),
+            "split_seed": arguments.split_seed,
+            "accuracy": round(float(correct.mean()), 4),
+            "peak_in_box_share": round(float(hits.mean()), 4),
+            "peak_in_box_share_correct_only": round(float(hits[correct].mean()), 4)
+            if correct.any()
+            else None,
+            "random_baseline_share": round(float(baselines.mean()), 4),
+            "per_class": per_class,
+            "gradcam_seconds": round(gradcam.seconds, 2),
+        }
     )
 
 

@@ -2,7 +2,8 @@
 
 Renders N synthetic steel-surface images (`core.data.synthetic_images`, 5 classes, grayscale
 PNG files, 64x64 by default) once for the largest N, then for each N trains with
-`core.engine.image_streaming.run_streaming_image_training` on a manifest listing the first N files.
+`core.workflows.image_streamed.run_streaming_image_training` on a manifest listing the first N
+files.
 Each run happens in a fresh Python process, so its peak resident memory (the child's own
 `ru_maxrss`) belongs to that run alone. Early stopping is off, so every run trains the same
 number of epochs. Optionally the largest N is also trained in memory (`run_image_training`) for
@@ -19,21 +20,17 @@ Usage:
 from __future__ import annotations
 
 import argparse
-import json
 import multiprocessing
 import os
 import resource
 import shutil
-import subprocess
-import sys
 import tempfile
-import time
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("CUDA_VISIBLE_DEVICES", "")
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+import benchlib
 import numpy as np
 
 from core.data.synthetic_images import IMAGE_CLASSES, render_surface_image
@@ -69,7 +66,7 @@ def generate_images(root: Path, count: int, size: int, workers: int) -> float:
     marker = root / f"generated_{count}_{size}.txt"
     if marker.exists():
         return 0.0
-    started = time.perf_counter()
+    clock = benchlib.Stopwatch()
     for class_name in IMAGE_CLASSES:
         (root / class_name).mkdir(parents=True, exist_ok=True)
     chunk = 500
@@ -80,7 +77,7 @@ def generate_images(root: Path, count: int, size: int, workers: int) -> float:
         for _ in pool.imap_unordered(render_range, tasks):
             pass
     marker.write_text("done\n")
-    return time.perf_counter() - started
+    return clock.elapsed
 
 
 def write_manifest(root: Path, count: int) -> Path:
@@ -97,9 +94,9 @@ def write_manifest(root: Path, count: int) -> Path:
 
 def run_child(manifest: Path, mode: str, options: argparse.Namespace) -> dict:
     """Trains once on `manifest` ("stream" or "memory") and returns the measurements."""
-    from core.engine.image_streaming import run_streaming_image_training
     from core.engine.image_training import ImageTrainingConfig
     from core.workflows.image import run_image_training
+    from core.workflows.image_streamed import run_streaming_image_training
 
     config = ImageTrainingConfig(
         model=options.model,
@@ -110,10 +107,9 @@ def run_child(manifest: Path, mode: str, options: argparse.Namespace) -> dict:
         early_stopping_patience=0,
     )
     run = run_streaming_image_training if mode == "stream" else run_image_training
-    started = time.perf_counter()
-    usage_before = resource.getrusage(resource.RUSAGE_SELF)
-    result = run(manifest, config)
-    total_seconds = time.perf_counter() - started
+    with benchlib.Stopwatch() as total:
+        usage_before = resource.getrusage(resource.RUSAGE_SELF)
+        result = run(manifest, config)
     usage = resource.getrusage(resource.RUSAGE_SELF)
     training = result.training
     return {
@@ -122,41 +118,26 @@ def run_child(manifest: Path, mode: str, options: argparse.Namespace) -> dict:
         "train_images": len(result.train_indices),
         "epochs_run": training.epochs_run,
         "training_seconds": training.seconds,
-        "total_seconds": total_seconds,
+        "total_seconds": total.seconds,
         "images_per_second": len(result.train_indices) * training.epochs_run / training.seconds,
         # CPU time of all threads: on a shared machine it moves less than wall time.
         "cpu_seconds": (usage.ru_utime + usage.ru_stime)
         - (usage_before.ru_utime + usage_before.ru_stime),
-        "peak_rss_mb": usage.ru_maxrss / 1024,
+        "peak_rss_mb": benchlib.peak_rss_mb(),
         "load_average": os.getloadavg()[1],
         "test_accuracy": result.evaluation["accuracy"],
     }
 
 
 def run_in_fresh_process(manifest: Path, mode: str, options: argparse.Namespace) -> dict:
-    command = [
-        sys.executable,
-        __file__,
-        "--child",
-        str(manifest),
-        "--mode",
-        mode,
-        "--epochs",
-        str(options.epochs),
-        "--image-size",
-        str(options.image_size),
-        "--model",
-        options.model,
-        "--batch-size",
-        str(options.batch_size),
-    ]
-    started = time.perf_counter()
-    completed = subprocess.run(command, capture_output=True, text=True, check=False)
-    if completed.returncode != 0:
-        raise RuntimeError(f"The {mode} run on {manifest.name} failed:\n{completed.stderr[-3000:]}")
-    measurements = json.loads(completed.stdout.strip().splitlines()[-1])
+    child_arguments = ["--child", str(manifest), "--mode", mode, "--epochs", str(options.epochs)]
+    child_arguments += ["--image-size", str(options.image_size), "--model", options.model]
+    child_arguments += ["--batch-size", str(options.batch_size)]
+    with benchlib.Stopwatch() as process:
+        what = f"The {mode} run on {manifest.name}"
+        measurements = benchlib.run_child(__file__, child_arguments, what)
     # Process start-up and the TensorFlow import count here, not in `total_seconds`.
-    measurements["process_seconds"] = time.perf_counter() - started
+    measurements["process_seconds"] = process.seconds
     return measurements
 
 
@@ -208,7 +189,7 @@ def linearity_line(rows: list[dict]) -> str:
 
 
 def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = benchlib.argument_parser(__doc__)
     parser.add_argument("--sizes", type=int, nargs="+", default=list(DEFAULT_SIZES))
     parser.add_argument("--epochs", type=int, default=2)
     parser.add_argument("--image-size", type=int, default=64)
@@ -225,7 +206,7 @@ def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> None:
     options = parse_arguments(argv)
     if options.child is not None:
-        print(json.dumps(run_child(options.child, options.mode, options)))
+        benchlib.print_json(run_child(options.child, options.mode, options))
         return
     sizes = sorted(set(options.sizes))
     root = options.data_dir or Path(tempfile.mkdtemp(prefix="linesight_large_"))
@@ -236,10 +217,10 @@ def main(argv: list[str] | None = None) -> None:
         rows = []
         for size in sizes:
             rows.append(run_in_fresh_process(write_manifest(root, size), "stream", options))
-            print(json.dumps(rows[-1]), flush=True)
+            benchlib.print_json(rows[-1])
         if not options.no_in_memory:
             rows.append(run_in_fresh_process(write_manifest(root, max(sizes)), "memory", options))
-            print(json.dumps(rows[-1]), flush=True)
+            benchlib.print_json(rows[-1])
     finally:
         if options.data_dir is None:
             shutil.rmtree(root, ignore_errors=True)
@@ -250,7 +231,7 @@ def main(argv: list[str] | None = None) -> None:
     )
     print(markdown_table(rows))
     print(linearity_line(rows))
-    print(json.dumps({"generation_seconds": seconds, "runs": rows}))
+    benchlib.print_json({"generation_seconds": seconds, "runs": rows})
 
 
 if __name__ == "__main__":

@@ -4,12 +4,12 @@ Starts `streamlit run app.py` on a free loopback port with a temporary LINESIGHT
 tests/e2e/conftest.py), warms the server up with one spot check (TensorFlow and the demo model
 load on the first), opens `--sessions` Chromium contexts on the Spot check page, then each
 session loops for `--seconds`: clear the previous upload, upload the next sample image
-(sample_data/spot_check, rotating, each session starting at another image), and time the upload
-until its verdict is visible in the grid. Each page is watched for uncaught page errors
-(`pageerror`), failed requests, HTTP responses >= 400 and Streamlit error elements, and every
-timeout is an error too. The server's resident memory (VmRSS with children) is sampled every 2 s
-and the CPU time of the server and of the clients (Chromium, the Playwright driver and this
-script) read before and after: on one machine they share the cores.
+(`--images`, by default sample_data/spot_check, rotating, each session starting at another
+image), and time the upload until its verdict is visible in the grid. Each page is watched for
+uncaught page errors (`pageerror`), failed requests, HTTP responses >= 400 and Streamlit error
+elements, and every timeout is an error too. The server's resident memory (VmRSS with children) is
+sampled every 2 s and the CPU time of the server and of the clients (Chromium, the Playwright
+driver and this script) read before and after: on one machine they share the cores.
 
 Prints a markdown table and one JSON line: spot checks, p50/p95/max latency to the verdict and to
 the complete page (run ended, images loaded), throughput per minute, errors (each listed; failed
@@ -18,25 +18,17 @@ end, the CPU use of server and clients in cores, stale media 404s (see `is_stale
 load averages.
 
 Usage:
-    python bench/load_spot_check.py [--sessions 10] [--seconds 120] [--port PORT]
+    python bench/load_spot_check.py [--sessions 10] [--seconds 120] [--port PORT] [--images DIR]
 """
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import contextlib
-import json
 import os
-import sys
 import time
-from pathlib import Path
 
-import numpy as np
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-import session_memory as shared  # bench/ is not a package: imported from its folder.
+import benchlib
 
 RSS_SAMPLE_SECONDS = 2.0
 
@@ -58,14 +50,14 @@ class StartLine:
 
 async def session_loop(index, browser, url, images, start, deadline, latencies, errors):
     """One browser session: spot-checks images one after another until the deadline."""
-    context = await browser.new_context(viewport=shared.VIEWPORT)
-    watch = shared.PageWatch(index, errors, time.monotonic())
+    context = await browser.new_context(viewport=benchlib.VIEWPORT)
+    watch = benchlib.PageWatch(index, errors, time.monotonic())
     checks = 0
     try:
         page = await context.new_page()
         watch.attach(page)
         try:
-            await shared.open_spot_check(page, url)
+            await benchlib.open_spot_check(page, url)
         finally:
             await start.arrive()  # Also when the page failed to open: the others must not wait.
         while time.monotonic() < deadline[0]:
@@ -73,16 +65,16 @@ async def session_loop(index, browser, url, images, start, deadline, latencies, 
             try:
                 if checks:
                     watch.phase = "clear"
-                    await shared.clear_uploads(page)
+                    await benchlib.clear_uploads(page)
                 watch.phase = f"check {image.name}"
-                result = await shared.spot_check(page, image)
+                result = await benchlib.spot_check(page, image)
                 watch.phase = "checked"
-                await shared.check_page(page, watch, result)
+                await benchlib.check_page(page, watch, result)
                 latencies.append({"session": index, "image": image.name, **result})
             except Exception as error:  # A timeout or a broken page: count it, start afresh.
                 watch.record(type(error).__name__, str(error).splitlines()[0])
                 watch.phase = "reopen"
-                await shared.open_spot_check(page, url)
+                await benchlib.open_spot_check(page, url)
             checks += 1
     finally:
         watch.active = False
@@ -91,7 +83,7 @@ async def session_loop(index, browser, url, images, start, deadline, latencies, 
 
 async def sample_rss(pid: int, samples: list[float], stop: asyncio.Event) -> None:
     while not stop.is_set():
-        samples.append(shared.rss_megabytes(pid))
+        samples.append(benchlib.rss_megabytes(pid))
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), RSS_SAMPLE_SECONDS)
 
@@ -99,18 +91,18 @@ async def sample_rss(pid: int, samples: list[float], stop: asyncio.Event) -> Non
 async def measure(arguments) -> dict:
     from playwright.async_api import async_playwright
 
-    images = shared.sample_images()
-    load_start = shared.load_averages()
+    images = benchlib.spot_check_images(arguments.images)
+    load_start = benchlib.load_averages()
     latencies: list[dict] = []
     errors: list[dict] = []
     samples: list[float] = []
-    with shared.running_server(arguments.port) as server:
+    with benchlib.running_server(arguments.port) as server:
         url, pid = server["url"], server["pid"]
         async with async_playwright() as playwright:
-            browser = await shared.launch_chromium(playwright)
+            browser = await benchlib.launch_chromium(playwright)
             try:
-                warm_up_watch = shared.PageWatch(-1, errors, time.monotonic())
-                warm_up = await shared.one_session(browser, url, images[0], warm_up_watch)
+                warm_up_watch = benchlib.PageWatch(-1, errors, time.monotonic())
+                warm_up = await benchlib.one_session(browser, url, images[0], warm_up_watch)
                 warm_up = warm_up["verdict_s"] if warm_up else float("nan")
                 print(f"server {url} pid {pid}; warm-up spot check {warm_up:.2f} s", flush=True)
                 start = StartLine(arguments.sessions)
@@ -125,11 +117,11 @@ async def measure(arguments) -> dict:
                 ]
                 # The clock starts once every session shows the Spot check page.
                 await start.all_arrived.wait()
-                rss_start = shared.rss_megabytes(pid)
-                cpu_start = shared.cpu_seconds(pid)
+                rss_start = benchlib.rss_megabytes(pid)
+                cpu_start = benchlib.cpu_seconds(pid)
                 # This process's tree holds the server, the Playwright driver and Chromium.
-                everything_start = shared.cpu_seconds(os.getpid())
-                load_window = shared.load_averages()
+                everything_start = benchlib.cpu_seconds(os.getpid())
+                load_window = benchlib.load_averages()
                 stop = asyncio.Event()
                 sampler = asyncio.create_task(sample_rss(pid, samples, stop))
                 began = time.monotonic()
@@ -140,9 +132,9 @@ async def measure(arguments) -> dict:
                 )
                 results = await asyncio.gather(*tasks, return_exceptions=True)
                 elapsed = time.monotonic() - began
-                server_cores = (shared.cpu_seconds(pid) - cpu_start) / elapsed
+                server_cores = (benchlib.cpu_seconds(pid) - cpu_start) / elapsed
                 client_cores = (
-                    shared.cpu_seconds(os.getpid()) - everything_start
+                    benchlib.cpu_seconds(os.getpid()) - everything_start
                 ) / elapsed - server_cores
                 stop.set()
                 await sampler
@@ -151,21 +143,16 @@ async def measure(arguments) -> dict:
                         errors.append({"session": index, "kind": "session", "detail": repr(result)})
             finally:
                 await browser.close()
-        rss_end = shared.rss_megabytes(pid)
+        rss_end = benchlib.rss_megabytes(pid)
     return summarize(
         arguments, warm_up, latencies, errors, elapsed, (server_cores, client_cores),
         {"start": rss_start, "peak": max([*samples, rss_end]), "end": rss_end},
-        [load_start, load_window, shared.load_averages()],
+        [load_start, load_window, benchlib.load_averages()],
     )  # fmt: skip
 
 
 def percentiles(values: list[float]) -> dict[str, float]:
-    array = np.array(values) if values else np.array([np.nan])
-    return {
-        "p50": round(float(np.percentile(array, 50)), 2),
-        "p95": round(float(np.percentile(array, 95)), 2),
-        "max": round(float(np.max(array)), 2),
-    }
+    return {**benchlib.percentiles(values), "max": round(max(values, default=float("nan")), 2)}
 
 
 def is_stale_media(error: dict) -> bool:
@@ -188,8 +175,7 @@ def summarize(arguments, warm_up, latencies, errors, elapsed, cores, rss, loads)
     complete = percentiles([entry["complete_s"] for entry in latencies])
     correct = sum(entry["image"].startswith(entry["verdict"] + "_") for entry in latencies)
     # Requests to other hosts are listed apart: they fail because this machine is offline.
-    external = sorted({error["detail"] for error in errors if shared.is_external(error)})
-    errors = [error for error in errors if not shared.is_external(error)]
+    errors, external = benchlib.split_errors(errors)
     stale = [error for error in errors if is_stale_media(error)]
     summary = {
         "benchmark": "load_spot_check",
@@ -230,29 +216,20 @@ def summarize(arguments, warm_up, latencies, errors, elapsed, cores, rss, loads)
         f"{summary['server_cpu_cores']} / {summary['client_cpu_cores']} of {os.cpu_count()}",
         f"{loads[0]} / {loads[2]}",
     ]  # fmt: skip
-    print(shared.markdown_table(header, [row]))
-    if errors:
-        print()
-        print(
-            shared.markdown_table(
-                ["session", "t s", "phase", "kind", "detail"],
-                [
-                    [error[key] for key in ("session", "t_s", "phase", "kind", "detail")]
-                    for error in errors
-                ],
-            )
-        )
-    if external:
-        print(f"\nExternal requests that failed (offline machine): {external}")
-    print(json.dumps(summary))
+    print(benchlib.markdown_table(header, [row]))
+    benchlib.print_errors(errors, external, time_header="t s")
+    benchlib.print_json(summary)
     return summary
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = benchlib.argument_parser(__doc__)
     parser.add_argument("--sessions", type=int, default=10)
     parser.add_argument("--seconds", type=float, default=120.0)
     parser.add_argument("--port", type=int, default=None)
+    benchlib.add_data_argument(
+        parser, "--images", benchlib.SAMPLE_DATA / "spot_check", "PNG images to spot-check"
+    )
     arguments = parser.parse_args()
     if arguments.sessions < 1 or arguments.seconds <= 0:
         raise ValueError(

@@ -2,28 +2,22 @@
 
 Trains (a) the seed CNN, one convolution and a dense layer, and (b) a good small CNN with batch
 normalisation, global pooling and augmentation, on the same stratified 70/15/15 split of
-`sample_data/images`, and prints both test accuracies as one JSON line. The seed CNN should stay
-below 100 % and the good CNN should land in 95-99 %.
+`sample_data/images` (`--images`), and prints both test accuracies as one JSON line. The seed CNN
+should stay below 100 % and the good CNN should land in 95-99 %.
 
 Usage:
-    python bench/sample_separability.py [--images DIR] [--epochs N] [--split-seed N]
+    python bench/sample_separability.py [--images DIR] [--epochs N] [--split-seed N] [--skip-good]
 """
 
 from __future__ import annotations
 
-import argparse
-import json
-import sys
-import time
 from pathlib import Path
 
+import benchlib
 import numpy as np
 from PIL import Image
 
-REPOSITORY = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPOSITORY))
-
-from core.data.synthetic_images import IMAGE_CLASSES  # noqa: E402
+from core.data.synthetic_images import IMAGE_CLASSES
 
 
 def load_images(directory: Path) -> tuple[np.ndarray, np.ndarray]:
@@ -97,8 +91,10 @@ def make_good_model(input_shape: tuple, num_classes: int):
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--images", type=Path, default=REPOSITORY / "sample_data" / "images")
+    parser = benchlib.argument_parser(__doc__)
+    benchlib.add_data_argument(
+        parser, "--images", benchlib.SAMPLE_DATA / "images", "the sample class folders"
+    )
     parser.add_argument("--epochs", type=int, default=45, help="Epochs for the good CNN.")
     parser.add_argument("--split-seed", type=int, default=0)
     parser.add_argument("--skip-good", action="store_true")
@@ -113,7 +109,7 @@ def main() -> None:
     num_classes = len(IMAGE_CLASSES)
     result = {"images": len(labels), "test_images": len(test)}
 
-    started = time.time()
+    clock = benchlib.Stopwatch()
     seed_model = make_seed_model(input_shape, num_classes)
     seed_model.fit(
         images[train],
@@ -126,10 +122,10 @@ def main() -> None:
     result["seed_cnn_test_accuracy"] = round(
         float(seed_model.evaluate(images[test], labels[test], verbose=0)[1]), 4
     )
-    result["seed_cnn_seconds"] = round(time.time() - started, 1)
+    result["seed_cnn_seconds"] = round(clock.elapsed, 1)
 
     if not arguments.skip_good:
-        started = time.time()
+        clock = benchlib.Stopwatch()
         good_model = make_good_model(input_shape, num_classes)
         callbacks = [
             keras.callbacks.ReduceLROnPlateau(monitor="val_loss", factor=0.5, patience=8),
@@ -149,12 +145,12 @@ def main() -> None:
         predictions = good_model.predict(images[test], verbose=0).argmax(axis=1)
         result["good_cnn_test_accuracy"] = round(float(np.mean(predictions == labels[test])), 4)
         result["good_cnn_epochs"] = len(history.history["loss"])
-        result["good_cnn_seconds"] = round(time.time() - started, 1)
+        result["good_cnn_seconds"] = round(clock.elapsed, 1)
         confusion = np.zeros((num_classes, num_classes), dtype=int)
         for truth, prediction in zip(labels[test], predictions, strict=True):
             confusion[truth, prediction] += 1
         result["good_cnn_confusion"] = confusion.tolist()
-    print(json.dumps(result))
+    benchlib.print_json(result)
 
 
 if __name__ == "__main__":

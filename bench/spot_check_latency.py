@@ -17,17 +17,13 @@ Usage:
 
 from __future__ import annotations
 
-import argparse
 import io
-import json
 import os
-import sys
-import time
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+import benchlib
 import numpy as np
 from PIL import Image
 
@@ -71,24 +67,20 @@ def load_model(arguments) -> tuple[object, list[str], tuple[int, int], int, str]
 
 
 def percentiles(seconds: list[float]) -> dict[str, float]:
-    milliseconds = np.array(seconds) * 1000.0
-    return {
-        "p50_ms": round(float(np.percentile(milliseconds, 50)), 2),
-        "p95_ms": round(float(np.percentile(milliseconds, 95)), 2),
-    }
+    return benchlib.percentiles(seconds, scale=1000.0, suffix="_ms")
 
 
 def time_calls(function, calls: int) -> list[float]:
     durations = []
     for _ in range(calls):
-        started = time.perf_counter()
-        function()
-        durations.append(time.perf_counter() - started)
+        with benchlib.Stopwatch() as call:
+            function()
+        durations.append(call.seconds)
     return durations
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = benchlib.argument_parser(__doc__)
     parser.add_argument("--model", type=Path, default=None, help="a .keras file to time")
     parser.add_argument("--registry", default=None, help="registry directory")
     parser.add_argument("--calls", type=int, default=200)
@@ -103,12 +95,10 @@ def main() -> None:
     Image.fromarray(pixels).save(buffer, format="PNG")
     files = [("part.png", buffer.getvalue())]
 
-    started = time.perf_counter()
-    predictor = ImagePredictor(model, classes, image_size=image_size, channels=channels)
-    construction_seconds = time.perf_counter() - started
-    started = time.perf_counter()
-    batch = predictor.predict_bytes(files)
-    first_call_seconds = time.perf_counter() - started
+    with benchlib.Stopwatch() as construction:
+        predictor = ImagePredictor(model, classes, image_size=image_size, channels=channels)
+    with benchlib.Stopwatch() as first_call:
+        batch = predictor.predict_bytes(files)
     decoded = batch.images.astype(np.float32)
 
     spot_check = time_calls(lambda: predictor.predict_bytes(files), arguments.calls)
@@ -119,25 +109,23 @@ def main() -> None:
     model.predict(decoded, verbose=0)
     keras_predict = time_calls(lambda: model.predict(decoded, verbose=0), arguments.calls)
     spot = percentiles(spot_check)
-    print(
-        json.dumps(
-            {
-                "model": description,
-                "image_size": list(image_size),
-                "channels": channels,
-                "calls": arguments.calls,
-                "spot_check": spot,
-                "predict_arrays_only": percentiles(prediction_only),
-                "model_predict_on_batch": percentiles(on_batch),
-                "model_predict": percentiles(keras_predict),
-                "construction_with_warmup_ms": round(construction_seconds * 1000.0, 1),
-                "first_spot_check_ms": round(first_call_seconds * 1000.0, 1),
-                "target_p50_ms": 5.0,
-                "meets_target": spot["p50_ms"] <= 5.0,
-                "cpu_count": os.cpu_count(),
-                "load_average_1min": round(os.getloadavg()[0], 2),
-            }
-        )
+    benchlib.print_json(
+        {
+            "model": description,
+            "image_size": list(image_size),
+            "channels": channels,
+            "calls": arguments.calls,
+            "spot_check": spot,
+            "predict_arrays_only": percentiles(prediction_only),
+            "model_predict_on_batch": percentiles(on_batch),
+            "model_predict": percentiles(keras_predict),
+            "construction_with_warmup_ms": round(construction.seconds * 1000.0, 1),
+            "first_spot_check_ms": round(first_call.seconds * 1000.0, 1),
+            "target_p50_ms": 5.0,
+            "meets_target": spot["p50_ms"] <= 5.0,
+            "cpu_count": os.cpu_count(),
+            "load_average_1min": round(os.getloadavg()[0], 2),
+        }
     )
 
 

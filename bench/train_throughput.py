@@ -19,16 +19,13 @@ Usage:
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
-import sys
 import time
-from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+import benchlib
 import numpy as np
 
 from core.engine.image_training import ImageTrainingConfig, train_image_classifier
@@ -129,27 +126,25 @@ def compare(size: int, arguments: argparse.Namespace) -> dict:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sizes", type=int, nargs="+", default=[128, 28])
-    parser.add_argument("--images", type=int, default=2000)
+    parser = benchlib.argument_parser(__doc__)
+    parser.add_argument("--sizes", type=int, nargs="+", default=[128, 28], help="image sizes")
+    parser.add_argument("--images", type=int, default=2000, help="random images per size")
     parser.add_argument("--classes", type=int, default=6)
-    parser.add_argument("--epochs", type=int, default=4)
+    parser.add_argument("--epochs", type=int, default=4, help="at 128 px; more for smaller")
     parser.add_argument("--batch-size", type=int, default=32)
-    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--repeats", type=int, default=5, help="runs of each path (median)")
     parser.add_argument("--steps-per-execution", type=int, default=1)
     parser.add_argument("--seed", type=int, default=0)
     arguments = parser.parse_args()
 
     results = [compare(size, arguments) for size in arguments.sizes]
-    print(
-        json.dumps(
-            {
-                "images": arguments.images,
-                "batch_size": arguments.batch_size,
-                "steps_per_execution": arguments.steps_per_execution,
-                "results": results,
-            }
-        )
+    benchlib.print_json(
+        {
+            "images": arguments.images,
+            "batch_size": arguments.batch_size,
+            "steps_per_execution": arguments.steps_per_execution,
+            "results": results,
+        }
     )
 
 

@@ -11,6 +11,7 @@ from core.charts import common as charts
 from core.demo.models import bundled_demo_models
 from core.deploy.export import MAX_REPRESENTATIVE_ITEMS
 from core.registry import catalog as model_catalog
+from core.registry import catalog_exports
 
 COMPARISON_COLUMNS = 3
 PENDING_DELETE_KEY = "models_pending_delete"
@@ -135,7 +136,7 @@ export_reference = st.selectbox(
 export_record = by_reference[export_reference]
 st.caption(
     "SavedModel and TensorFlow Lite files are converted when you click Prepare (a few "
-    "seconds). " + model_catalog.export_input_note(export_record)
+    "seconds). " + catalog_exports.export_input_note(export_record)
 )
 # Files are made on the server before the download button is drawn: a button whose file is made
 # on click (a callable) sometimes never started its download in Chromium.
@@ -164,7 +165,7 @@ if export_record.metadata.get("task") == model_catalog.IMAGE_TASK:
         if calibration_files:
             calibration_upload = calibration_files[0]
 calibration_key = calibration_upload[0] if calibration_upload else None
-choices = model_catalog.EXPORT_CHOICES
+choices = catalog_exports.EXPORT_CHOICES
 for row_start in range(0, len(choices), 3):
     row = choices[row_start : row_start + 3]
     for cell, choice in zip(st.columns(3), row, strict=False):
@@ -179,11 +180,11 @@ for row_start in range(0, len(choices), 3):
                 try:
                     with st.spinner(f"Converting {export_reference}..."):
                         calibration = (
-                            model_catalog.calibration_images(export_record, calibration_upload)
+                            catalog_exports.calibration_images(export_record, calibration_upload)
                             if choice.format == "tflite-int8"
                             else None
                         )
-                        data = model_catalog.export_bytes(
+                        data = catalog_exports.export_bytes(
                             registry,
                             export_reference,
                             choice.format,
@@ -198,12 +199,12 @@ for row_start in range(0, len(choices), 3):
         data = (
             prepared["data"]
             if choice.format != "keras"
-            else model_catalog.export_bytes(registry, export_reference, choice.format)[1]
+            else catalog_exports.export_bytes(registry, export_reference, choice.format)[1]
         )
         cell.download_button(
             choice.label,
             data=data,
-            file_name=model_catalog.export_file_name(export_record, choice.format),
+            file_name=catalog_exports.export_file_name(export_record, choice.format),
             mime=choice.mime,
             key=f"models_export_{choice.format}",
             icon=":material/download:",

@@ -373,6 +373,7 @@ def save_section(run, job_id):
                 run.record = save_series_run(
                     run.training, ui.registry(), name, owner=ui.current_user_id()
                 )
+            manager.release_result(token, job_id)  # Saved: free the model.
         except (ValueError, OSError) as error:
             st.error(f"Not saved: {error}")
     if run.record is not None:

@@ -188,6 +188,7 @@ def training_results(job):
                 record = gan_training.save_gan_run(
                     result, registry, name, owner=ui.current_user_id()
                 )
+            manager.release_result(token, job.job_id)  # Saved: free the GAN and images.
             st.session_state[SAVED_GAN] = record.reference
         except (ValueError, OSError) as error:
             st.error(f"Not saved: {error}")
@@ -203,6 +204,7 @@ def training_part(jobs):
     job = jobs[0]  # The newest training job of this session.
     classes = details.get(job.job_id, {}).get("classes", [])
     st.caption(f"Job: {job.description} ({job.state})")
+    ui.released_notice(job)
     if not job.finished:
         live_training(job, classes)
     elif job.state == "failed":

@@ -7,9 +7,9 @@ from core import ui
 from core.charts import common as charts
 from core.charts import image_anomaly as charts_image_anomaly
 from core.charts import training as charts_training
-from core.workflows.image_anomaly import save_image_anomaly_run
 from core.jobs import image_anomaly as anomaly_jobs
 from core.jobs.manager import JobRefused
+from core.workflows.image_anomaly import save_image_anomaly_run
 
 ui.require_login()
 
@@ -291,6 +291,7 @@ def show_results(job):
         try:
             with st.spinner("Saving..."):
                 save_image_anomaly_run(result, ui.registry(), name, owner=ui.current_user_id())
+            manager.release_result(token, job.job_id)  # Saved: free the model and images.
         except (ValueError, OSError) as error:
             st.error(f"Not saved: {error}")
     if result.record is not None:

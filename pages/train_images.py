@@ -272,6 +272,7 @@ def show_results(job):
         try:
             with st.spinner("Saving..."):
                 save_image_run(result, ui.registry(), name, owner=ui.current_user_id())
+            manager.release_result(token, job.job_id)  # Saved: free the model and images.
         except (ValueError, OSError) as error:
             st.error(f"Not saved: {error}")
     if result.record is not None:

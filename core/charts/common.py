@@ -8,6 +8,10 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+# Training blue and validation red, the palette `core.charts.series` shares.
+TRAIN_COLOUR = "#1f77b4"
+VALIDATION_COLOUR = "#d62728"
+
 
 def sensor_curves(
     frame: pd.DataFrame,
@@ -100,41 +104,104 @@ def training_curves(
     Returns:
         A figure with a loss panel and an accuracy panel.
     """
-    figure = make_subplots(rows=1, cols=2, subplot_titles=("loss", "accuracy"))
-    for column, metric in enumerate(("loss", "accuracy"), start=1):
-        batch_x = [point["epoch"] for point in batch_points if metric in point]
-        if batch_x:
-            figure.add_trace(
-                go.Scatter(
-                    x=batch_x,
-                    y=[point[metric] for point in batch_points if metric in point],
-                    mode="lines",
-                    name=f"train {metric} (batch)",
-                    line={"width": 1, "color": "rgba(31,119,180,0.35)"},
-                ),
-                row=1,
-                col=column,
-            )
+    return metric_curves(
+        epoch_history,
+        batch_points,
+        ("loss", "accuracy"),
+        title=title,
+        margin={"l": 40, "r": 20, "t": 60, "b": 40},
+    )
+
+
+def metric_curves(
+    history: Mapping[str, Sequence[float]],
+    batch_points: Sequence[Mapping[str, float]],
+    metrics: Sequence[str],
+    *,
+    title: str | None,
+    margin: Mapping[str, int],
+) -> go.Figure:
+    """One panel per metric over epochs: training per batch (thin) and per epoch, validation
+    per epoch.
+
+    Args:
+        history: Per-epoch metrics; `val_<metric>` holds a metric's validation values.
+        batch_points: Per-batch logs with a fractional "epoch" position, for a live curve.
+        metrics: The metrics to draw, one panel each, in order.
+        title: The figure title, or None.
+        margin: The figure margins.
+
+    Returns:
+        A figure with one panel per metric; training blue, validation red.
+    """
+    figure = make_subplots(rows=1, cols=len(metrics), subplot_titles=list(metrics))
+    for column, metric in enumerate(metrics, start=1):
+        add_batch_curve(
+            figure,
+            batch_points,
+            metric,
+            name=f"train {metric} (batch)",
+            colour="rgba(31,119,180,0.35)",
+            column=column,
+        )
         for key, label, colour in (
-            (metric, "train", "#1f77b4"),
-            (f"val_{metric}", "validation", "#d62728"),
+            (metric, "train", TRAIN_COLOUR),
+            (f"val_{metric}", "validation", VALIDATION_COLOUR),
         ):
-            values = list(epoch_history.get(key, []))
-            if values:
-                figure.add_trace(
-                    go.Scatter(
-                        x=list(range(1, len(values) + 1)),
-                        y=values,
-                        mode="lines+markers",
-                        name=f"{label} {metric}",
-                        line={"color": colour},
-                    ),
-                    row=1,
-                    col=column,
-                )
+            add_epoch_curve(
+                figure,
+                history.get(key, []),
+                name=f"{label} {metric}",
+                line={"color": colour},
+                column=column,
+            )
         figure.update_xaxes(title_text="epoch", row=1, col=column)
-    figure.update_layout(title=title, height=340, margin={"l": 40, "r": 20, "t": 60, "b": 40})
+    figure.update_layout(title=title, height=340, margin=margin)
     return figure
+
+
+def add_batch_curve(
+    figure: go.Figure,
+    batch_points: Sequence[Mapping[str, float]],
+    metric: str,
+    *,
+    name: str,
+    colour: str,
+    column: int,
+) -> None:
+    """Adds a thin line of `metric` over the batch points that log it (none if none do)."""
+    batch = [point for point in batch_points if metric in point]
+    if batch:
+        figure.add_trace(
+            go.Scatter(
+                x=[point["epoch"] for point in batch],
+                y=[point[metric] for point in batch],
+                mode="lines",
+                name=name,
+                line={"width": 1, "color": colour},
+            ),
+            row=1,
+            col=column,
+        )
+
+
+def add_epoch_curve(
+    figure: go.Figure, values: Sequence[float], *, name: str, line: Mapping, column: int
+) -> None:
+    """Adds a line with markers of per-epoch `values` over epochs 1, 2, ... (none if empty)."""
+    values = list(values)
+    if values:
+        figure.add_trace(
+            go.Scatter(
+                x=list(range(1, len(values) + 1)),
+                y=values,
+                mode="lines+markers",
+                name=name,
+                line=line,
+            ),
+            row=1,
+            col=column,
+        )
 
 
 def confusion_matrix_heatmap(

@@ -87,6 +87,19 @@ def _chosen_marker(x: float, y: float, text: str, *, near_right_edge: bool) -> g
     )
 
 
+def _rate_layout(figure: go.Figure, *, title: str | None, x_title: str, y_title: str) -> None:
+    """Lays out a chart of one rate against another: both axes in percent from 0 to 1, with room
+    for the markers at the ends; no legend."""
+    figure.update_layout(
+        title=title,
+        xaxis={"title": x_title, "range": [-0.02, 1.02], "tickformat": ".0%"},
+        yaxis={"title": y_title, "range": [-0.02, 1.05], "tickformat": ".0%"},
+        height=HEIGHT,
+        margin=MARGIN,
+        showlegend=False,
+    )
+
+
 def roc_chart(curve: Mapping, *, title: str | None = None) -> go.Figure:
     """Defect recall against false-reject rate over every threshold, the chosen one starred.
 
@@ -155,21 +168,11 @@ def roc_figure(false_rejects, recall, thresholds, *, chosen, title: str) -> go.F
             near_right_edge=chosen_false_rejects > 0.6,
         )
     )
-    figure.update_layout(
+    _rate_layout(
+        figure,
         title=title,
-        xaxis={
-            "title": "false-reject rate (good parts rejected)",
-            "range": [-0.02, 1.02],
-            "tickformat": ".0%",
-        },
-        yaxis={
-            "title": "defect recall (defects caught)",
-            "range": [-0.02, 1.05],
-            "tickformat": ".0%",
-        },
-        height=HEIGHT,
-        margin=MARGIN,
-        showlegend=False,
+        x_title="false-reject rate (good parts rejected)",
+        y_title="defect recall (defects caught)",
     )
     return figure
 
@@ -220,17 +223,11 @@ def precision_recall_chart(
         )
     )
     rate = f" ({defect_rate:.2%} defects)" if defect_rate is not None else ""
-    figure.update_layout(
+    _rate_layout(
+        figure,
         title=title or "Precision-recall at the line's defect rate",
-        xaxis={"title": "defect recall", "range": [-0.02, 1.02], "tickformat": ".0%"},
-        yaxis={
-            "title": f"precision on the line{rate}",
-            "range": [-0.02, 1.05],
-            "tickformat": ".0%",
-        },
-        height=HEIGHT,
-        margin=MARGIN,
-        showlegend=False,
+        x_title="defect recall",
+        y_title=f"precision on the line{rate}",
     )
     return figure
 

@@ -7,6 +7,7 @@ from collections.abc import Mapping, Sequence
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from core.charts import common as charts
 from core.charts.series import MARGIN
 from core.data.validation import describe_value
 
@@ -66,32 +67,21 @@ def gan_loss_curves(
         horizontal_spacing=0.1,
     )
     for metric, label, colour, column in LOSS_SERIES:
-        batch = [point for point in batch_points if metric in point]
-        if batch:
-            figure.add_trace(
-                go.Scatter(
-                    x=[point["epoch"] for point in batch],
-                    y=[point[metric] for point in batch],
-                    mode="lines",
-                    name=f"{label} (batch)",
-                    line={"width": 1, "color": _faint(colour)},
-                ),
-                row=1,
-                col=column,
-            )
-        values = list(epoch_history.get(metric, []))
-        if values:
-            figure.add_trace(
-                go.Scatter(
-                    x=list(range(1, len(values) + 1)),
-                    y=values,
-                    mode="lines+markers",
-                    name=f"{label} (epoch)",
-                    line={"color": colour, "dash": "dash" if metric == "d_fake" else "solid"},
-                ),
-                row=1,
-                col=column,
-            )
+        charts.add_batch_curve(
+            figure,
+            batch_points,
+            metric,
+            name=f"{label} (batch)",
+            colour=_faint(colour),
+            column=column,
+        )
+        charts.add_epoch_curve(
+            figure,
+            epoch_history.get(metric, []),
+            name=f"{label} (epoch)",
+            line={"color": colour, "dash": "dash" if metric == "d_fake" else "solid"},
+            column=column,
+        )
     figure.update_xaxes(title_text="epoch")
     figure.update_yaxes(title_text="loss", row=1, col=1)
     figure.update_yaxes(title_text="mean probability", range=[0, 1], row=1, col=2)
@@ -176,17 +166,11 @@ def fidelity_heatmap(report: Mapping) -> go.Figure:
     _check_report(report, ("classes", "fidelity"))
     classes = list(report["classes"])
     fidelity = report["fidelity"]
-    matrix = [list(row) for row in fidelity["confusion"]]
-    figure = go.Figure(
-        go.Heatmap(
-            z=matrix,
-            x=classes,
-            y=classes,
-            text=[[f"{int(value)}" for value in row] for row in matrix],
-            texttemplate="%{text}",
-            colorscale="Greens",
-            hovertemplate="generated as %{y}<br>judged %{x}<br>%{text} image(s)<extra></extra>",
-        )
+    # The judge's confusion matrix on the synthetic images, in this page's colours and words.
+    figure = charts.confusion_matrix_heatmap(fidelity["confusion"], classes)
+    figure.update_traces(
+        colorscale="Greens",
+        hovertemplate="generated as %{y}<br>judged %{x}<br>%{text} image(s)<extra></extra>",
     )
     agreement = fidelity.get("agreement")
     judge = fidelity.get("judge_test_accuracy")
@@ -199,7 +183,6 @@ def fidelity_heatmap(report: Mapping) -> go.Figure:
         title=": ".join(parts[:2]) + (f" ({parts[2]})" if len(parts) > 2 else ""),
         xaxis_title="judged as",
         yaxis_title="generated as",
-        yaxis_autorange="reversed",
         height=140 + 45 * len(classes),
         margin={"l": 80, "r": 20, "t": 60, "b": 50},
     )

@@ -16,6 +16,7 @@ import pandas as pd
 import plotly.colors
 import plotly.graph_objects as go
 
+from core.charts.common import TRAIN_COLOUR, VALIDATION_COLOUR
 from core.data.tables import check_frame
 from core.data.validation import describe_value
 from core.metrics.series import evaluate_regression
@@ -30,10 +31,8 @@ __all__ = [
 
 # The palette of `core.charts.common`: blue for training/predictions, red for validation and
 # warnings.
-TRAIN_COLOUR = "#1f77b4"
-VALIDATION_COLOUR = "#d62728"
-WARNING_COLOUR = "#d62728"
-NEUTRAL_COLOUR = "#1f77b4"
+WARNING_COLOUR = VALIDATION_COLOUR
+NEUTRAL_COLOUR = TRAIN_COLOUR
 REFERENCE_COLOUR = "#7f7f7f"
 FLAGGED_FILL = "rgba(214,39,40,0.18)"
 INJECTED_FILL = "rgba(148,103,189,0.22)"

@@ -20,6 +20,34 @@ from core.metrics.anomalies import flagged_stretches
 __all__ = ["anomaly_timeline"]
 
 
+def _shade_stretches(
+    figure: go.Figure, stretches: pd.DataFrame, *, fill: str, name: str, labelled: bool = False
+) -> None:
+    """Shades each stretch from half a cycle before `start_cycle` to half a cycle after
+    `end_cycle`, one legend entry for all; `labelled` writes each stretch's `kind` on it."""
+    for position, stretch in enumerate(stretches.itertuples(index=False)):
+        label = (
+            {
+                "annotation_text": str(stretch.kind),
+                "annotation_position": "top left",
+                "annotation_font_size": 10,
+            }
+            if labelled
+            else {}
+        )
+        figure.add_vrect(
+            x0=stretch.start_cycle - 0.5,
+            x1=stretch.end_cycle + 0.5,
+            fillcolor=fill,
+            line_width=0,
+            layer="below",
+            name=name,
+            legendgroup=name,
+            showlegend=position == 0,
+            **label,
+        )
+
+
 def anomaly_timeline(
     scores: pd.DataFrame,
     threshold: float,
@@ -82,17 +110,7 @@ def anomaly_timeline(
         annotation_text="threshold",
         annotation_position="top left",
     )
-    for position, stretch in enumerate(stretches.itertuples(index=False)):
-        figure.add_vrect(
-            x0=stretch.start_cycle - 0.5,
-            x1=stretch.end_cycle + 0.5,
-            fillcolor=FLAGGED_FILL,
-            line_width=0,
-            layer="below",
-            name="flagged",
-            legendgroup="flagged",
-            showlegend=position == 0,
-        )
+    _shade_stretches(figure, stretches, fill=FLAGGED_FILL, name="flagged")
     if injected is not None:
         check_frame(injected, "injected", ("start_cycle", "end_cycle", "kind"))
         backwards = injected[injected["end_cycle"] < injected["start_cycle"]]
@@ -101,20 +119,7 @@ def anomaly_timeline(
                 "Expected each injected stretch to have start_cycle <= end_cycle. Received: "
                 f"rows={describe_value(backwards[['start_cycle', 'end_cycle']].values.tolist())}"
             )
-        for position, stretch in enumerate(injected.itertuples(index=False)):
-            figure.add_vrect(
-                x0=stretch.start_cycle - 0.5,
-                x1=stretch.end_cycle + 0.5,
-                fillcolor=INJECTED_FILL,
-                line_width=0,
-                layer="below",
-                name="injected",
-                legendgroup="injected",
-                showlegend=position == 0,
-                annotation_text=str(stretch.kind),
-                annotation_position="top left",
-                annotation_font_size=10,
-            )
+        _shade_stretches(figure, injected, fill=INJECTED_FILL, name="injected", labelled=True)
     figure.update_layout(
         title=title if title is not None else f"unit {unit}: {len(stretches)} flagged stretch(es)",
         xaxis_title="cycle",

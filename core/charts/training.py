@@ -5,10 +5,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 import plotly.graph_objects as go
-from plotly.subplots import make_subplots
 
 from core.charts import common as charts
-from core.charts.series import MARGIN, TRAIN_COLOUR, VALIDATION_COLOUR
+from core.charts.series import MARGIN
 from core.data.validation import describe_value
 
 
@@ -113,38 +112,4 @@ def series_training_curves(
             f"Received: history={describe_value(dict(history))}"
         )
     metrics.sort(key=lambda metric: metric != "loss")
-    figure = make_subplots(rows=1, cols=len(metrics), subplot_titles=metrics)
-    for column, metric in enumerate(metrics, start=1):
-        batch = [point for point in batch_points if metric in point]
-        if batch:
-            figure.add_trace(
-                go.Scatter(
-                    x=[point["epoch"] for point in batch],
-                    y=[point[metric] for point in batch],
-                    mode="lines",
-                    name=f"train {metric} (batch)",
-                    line={"width": 1, "color": "rgba(31,119,180,0.35)"},
-                ),
-                row=1,
-                col=column,
-            )
-        for key, label, colour in (
-            (metric, "train", TRAIN_COLOUR),
-            (f"val_{metric}", "validation", VALIDATION_COLOUR),
-        ):
-            values = list(history.get(key, []))
-            if values:
-                figure.add_trace(
-                    go.Scatter(
-                        x=list(range(1, len(values) + 1)),
-                        y=values,
-                        mode="lines+markers",
-                        name=f"{label} {metric}",
-                        line={"color": colour},
-                    ),
-                    row=1,
-                    col=column,
-                )
-        figure.update_xaxes(title_text="epoch", row=1, col=column)
-    figure.update_layout(title=title, height=340, margin=MARGIN)
-    return figure
+    return charts.metric_curves(history, batch_points, metrics, title=title, margin=MARGIN)

@@ -6,7 +6,7 @@ import argparse
 import json
 from pathlib import Path
 
-from core.cli.common import open_registry, print_json
+from core.cli.common import given_options, open_registry, print_json, record_keys
 from core.cli.series import command_evaluate_series
 from core.cli.terminal_progress import TerminalProgressBar
 from core.data.images import load_images
@@ -22,26 +22,19 @@ from core.workflows.image import (
     summary_metrics,
 )
 
+# Options passed to `ImageTrainingConfig` under their own names; `epochs` may be left out.
+IMAGE_OPTIONS = (
+    "model", "epochs", "batch_size", "learning_rate", "optimizer", "schedule", "seed",
+    "steps_per_execution", "validation_fraction", "test_fraction", "precision", "strategy",
+)  # fmt: skip
+
 
 def image_config_from_arguments(arguments: argparse.Namespace):
-    defaults = ImageTrainingConfig()
-    augmentation = AugmentationConfig(enabled=not arguments.no_augmentation)
     size = arguments.image_size
     return ImageTrainingConfig(
-        model=arguments.model,
-        epochs=arguments.epochs if arguments.epochs is not None else defaults.epochs,
-        batch_size=arguments.batch_size,
-        learning_rate=arguments.learning_rate,
-        optimizer=arguments.optimizer,
-        schedule=arguments.schedule,
-        image_size=(size, size) if size else defaults.image_size,
-        augmentation=augmentation,
-        seed=arguments.seed,
-        steps_per_execution=arguments.steps_per_execution,
-        validation_fraction=arguments.validation_fraction,
-        test_fraction=arguments.test_fraction,
-        precision=arguments.precision,
-        strategy=arguments.strategy,
+        **given_options(arguments, IMAGE_OPTIONS),
+        **({"image_size": (size, size)} if size else {}),
+        augmentation=AugmentationConfig(enabled=not arguments.no_augmentation),
     ).validate()
 
 
@@ -80,9 +73,7 @@ def command_train_image(arguments: argparse.Namespace) -> int:
     if arguments.json:
         print_json(
             {
-                "model": record.name,
-                "version": record.version,
-                "reference": record.reference,
+                **record_keys(record),
                 "metrics": metrics,
                 "epochs_run": result.training.epochs_run,
                 "training_seconds": round(result.training.seconds, 2),

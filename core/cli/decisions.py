@@ -10,11 +10,13 @@ from __future__ import annotations
 import argparse
 import time
 
-from core.cli.common import open_registry, print_json
+from core.cli.common import given_options, open_registry, print_json
 from core.decisions.operating_point import load_operating_point
 from core.decisions.operating_point_data import set_operating_point
 
 COST_OPTIONS = ("missed_defect_cost", "false_reject_cost", "defect_rate")
+# Options passed to `set_operating_point` under their own names.
+POINT_OPTIONS = (*COST_OPTIONS, "data", "good_class")
 
 
 def defect_rate_argument(text: str) -> float:
@@ -110,7 +112,7 @@ def _show(registry, arguments: argparse.Namespace) -> int:
 
 
 def command_operating_point(arguments: argparse.Namespace) -> int:
-    given = [name for name in COST_OPTIONS if getattr(arguments, name) is not None]
+    given = list(given_options(arguments, COST_OPTIONS))
     registry = open_registry(arguments)
     if arguments.show:
         if given or arguments.data or arguments.good_class:
@@ -130,11 +132,7 @@ def command_operating_point(arguments: argparse.Namespace) -> int:
     point, curve = set_operating_point(
         registry,
         arguments.name,
-        missed_defect_cost=arguments.missed_defect_cost,
-        false_reject_cost=arguments.false_reject_cost,
-        defect_rate=arguments.defect_rate,
-        data=arguments.data,
-        good_class=arguments.good_class,
+        **given_options(arguments, POINT_OPTIONS),
     )
     seconds = time.perf_counter() - start
     print(f"Operating point of {point.model} (images from {curve['source']}):", flush=True)

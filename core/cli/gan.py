@@ -7,7 +7,7 @@ import sys
 from collections.abc import Mapping
 from pathlib import Path
 
-from core.cli.common import open_registry, print_json
+from core.cli.common import given_options, open_registry, print_json, record_keys
 from core.cli.terminal_progress import TerminalProgressBar
 from core.data.atomic_files import write_bytes_atomically
 from core.decisions.gan_benefit import run_gan_benefit
@@ -15,6 +15,9 @@ from core.engine.gan_generation import generate_zip
 from core.engine.gan_training import GanTrainingConfig, run_gan_training, save_gan_run
 
 GAN_LOG_KEYS = ("d_loss", "g_loss")
+# Options passed under their own names to `GanTrainingConfig` and to `run_gan_benefit`.
+GAN_OPTIONS = ("image_size", "epochs", "batch_size", "per_class", "seed")
+BENEFIT_OPTIONS = ("real_per_class", "synthetic_per_class", "training_steps", "repeats", "seed")
 
 
 def add_train_gan_parser(kinds, add_common_options) -> None:
@@ -93,12 +96,7 @@ class PhasePrinter:
 
 def command_train_gan(arguments: argparse.Namespace) -> int:
     config = GanTrainingConfig(
-        image_size=arguments.image_size,
-        epochs=arguments.epochs,
-        batch_size=arguments.batch_size,
-        holdout_fraction=arguments.holdout,
-        per_class=arguments.per_class,
-        seed=arguments.seed,
+        **given_options(arguments, GAN_OPTIONS), holdout_fraction=arguments.holdout
     ).validate()
     registry = open_registry(arguments)
     print(f"Loading images from {arguments.data} ...", flush=True)
@@ -121,9 +119,7 @@ def command_train_gan(arguments: argparse.Namespace) -> int:
     if arguments.json:
         print_json(
             {
-                "model": record.name,
-                "version": record.version,
-                "reference": record.reference,
+                **record_keys(record),
                 "epochs_run": training.epochs_run,
                 "cancelled": training.cancelled,
                 "training_seconds": round(training.seconds, 2),
@@ -170,11 +166,7 @@ def command_gan_benefit(arguments: argparse.Namespace) -> int:
         arguments.data,
         registry,
         arguments.gan,
-        real_per_class=arguments.real_per_class,
-        synthetic_per_class=arguments.synthetic_per_class,
-        training_steps=arguments.training_steps,
-        repeats=arguments.repeats,
-        seed=arguments.seed,
+        **given_options(arguments, BENEFIT_OPTIONS),
         listeners=[TerminalProgressBar(), PhasePrinter()],
     )
     print(format_benefit_report(report), flush=True)

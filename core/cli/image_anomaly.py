@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from core.cli.common import open_registry, print_json
+from core.cli.common import given_options, open_registry, print_json, record_keys
 from core.cli.terminal_progress import TerminalProgressBar
 from core.models.image_anomaly import ANOMALY_METHODS
 from core.workflows.image_anomaly import (
@@ -67,17 +67,14 @@ def add_train_anomaly_parser(kinds, add_common_options) -> None:
     anomaly.set_defaults(handler=command_train_image_anomaly)
 
 
+# Options passed to `ImageAnomalyConfig` under their own names; `epochs` may be left out.
+ANOMALY_OPTIONS = (
+    "method", "good_class", "image_size", "channels", "epochs", "threshold_quantile", "seed",
+)  # fmt: skip
+
+
 def command_train_image_anomaly(arguments: argparse.Namespace) -> int:
-    defaults = ImageAnomalyConfig()
-    config = ImageAnomalyConfig(
-        method=arguments.method,
-        good_class=arguments.good_class,
-        image_size=arguments.image_size,
-        channels=arguments.channels,
-        epochs=arguments.epochs if arguments.epochs is not None else defaults.epochs,
-        threshold_quantile=arguments.threshold_quantile,
-        seed=arguments.seed,
-    ).validate()
+    config = ImageAnomalyConfig(**given_options(arguments, ANOMALY_OPTIONS)).validate()
     registry = open_registry(arguments)
     print(f"Loading images from {arguments.data} ...", flush=True)
     result = run_image_anomaly_training(
@@ -117,9 +114,7 @@ def command_train_image_anomaly(arguments: argparse.Namespace) -> int:
     if arguments.json:
         print_json(
             {
-                "model": record.name,
-                "version": record.version,
-                "reference": record.reference,
+                **record_keys(record),
                 "method": config.method,
                 "good_class": config.good_class,
                 "threshold": result.threshold,

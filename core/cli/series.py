@@ -6,7 +6,7 @@ import argparse
 import dataclasses
 from pathlib import Path
 
-from core.cli.common import open_registry, print_json
+from core.cli.common import given_options, open_registry, print_json, record_keys
 from core.cli.terminal_progress import TerminalProgressBar
 from core.engine.precision import PRECISIONS
 from core.engine.series_training import SERIES_TASKS, SeriesTrainingConfig
@@ -61,12 +61,9 @@ OPTION_FIELDS = (
 
 
 def series_config_from_arguments(arguments: argparse.Namespace):
-    overrides = {
-        field: getattr(arguments, field)
-        for field in OPTION_FIELDS
-        if getattr(arguments, field) is not None
-    }
-    config = SeriesTrainingConfig(task=arguments.task, model=arguments.model, **overrides)
+    config = SeriesTrainingConfig(
+        task=arguments.task, model=arguments.model, **given_options(arguments, OPTION_FIELDS)
+    )
     if arguments.test:
         config = dataclasses.replace(config, test_fraction=0.0)
     return config.validate()
@@ -100,9 +97,7 @@ def command_train_series(arguments: argparse.Namespace) -> int:
     if arguments.json:
         print_json(
             {
-                "model": record.name,
-                "version": record.version,
-                "reference": record.reference,
+                **record_keys(record),
                 "task": config.task,
                 "metrics": metrics,
                 "epochs_run": result.epochs_run,

@@ -1,6 +1,15 @@
-"""Field checks shared by the image and sensor-series training configurations."""
+"""Field checks and the dict round trip shared by the training configurations.
+
+`DictRoundTripMixin` gives a dataclass config `to_dict()` and `from_dict()` (unknown keys raise);
+the `require_*` functions raise the standard "Expected ... Received: name=value" ValueError;
+`page_changes` turns a page's choices into config field changes.
+"""
 
 from __future__ import annotations
+
+import dataclasses
+from collections.abc import Collection, Mapping
+from typing import Any, Self
 
 
 def is_integer(value: object) -> bool:
@@ -18,6 +27,14 @@ def require_field(condition: bool, expectation: str, config: object, name: str) 
     if not condition:
         raise ValueError(
             f"Expected `{name}` {expectation}. Received: {name}={getattr(config, name)!r}"
+        )
+
+
+def require_choices(config: object, choices: Mapping[str, Collection]) -> None:
+    """Checks that each named field is one of its choices."""
+    for name, allowed in choices.items():
+        require_field(
+            getattr(config, name) in allowed, f"to be one of {list(allowed)}", config, name
         )
 
 
@@ -61,3 +78,42 @@ def require_split_fractions(config: object, *, allow_zero: bool = True) -> None:
             f"Received: validation_fraction={config.validation_fraction}, "
             f"test_fraction={config.test_fraction}"
         )
+
+
+def dataclass_from_dict(cls, values: Mapping[str, Any]):
+    """Builds dataclass `cls` from a mapping; unknown keys raise ValueError naming them."""
+    known = {field.name for field in dataclasses.fields(cls)}
+    unknown = sorted(set(values) - known)
+    if unknown:
+        raise ValueError(f"Expected keys among {sorted(known)}. Received unknown keys: {unknown}")
+    return cls(**dict(values))
+
+
+class DictRoundTripMixin:
+    """`to_dict()` and `from_dict()` for a dataclass config (JSON-ready values, as stored)."""
+
+    def to_dict(self) -> dict[str, Any]:
+        """Returns plain JSON-ready values."""
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: Mapping[str, Any]) -> Self:
+        """Builds a config from `to_dict()` output (missing keys take defaults).
+
+        Raises:
+            ValueError: Unknown keys (named in the message).
+        """
+        return dataclass_from_dict(cls, values)
+
+
+def page_changes(choices: Mapping[str, Any], allowed: Collection[str]) -> dict[str, Any]:
+    """The choices of a page that are not None, as config field changes.
+
+    Raises:
+        ValueError: If a choice is not in `allowed`.
+    """
+    changes = {key: value for key, value in choices.items() if value is not None}
+    unknown = sorted(set(changes) - set(allowed))
+    if unknown:
+        raise ValueError(f"Expected choices among {list(allowed)}. Received: {unknown}")
+    return changes

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from core.data import archives
+from core.data import archive_checks, archives
 from core.data.validation import RejectedFile, describe_value
 
 SUPPORTED_IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
@@ -271,7 +271,7 @@ def _has_supported_suffix(name: str) -> bool:
 
 
 def _suffix_reason(name: str) -> str:
-    model_reason = archives.model_file_reason(name)
+    model_reason = archive_checks.model_file_reason(name)
     if model_reason is not None:
         return model_reason
     if archives.is_zip_name(name):

@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from core.data import archives
+from core.data import archive_checks
 from core.data.image_decoding import FORMATS_TEXT
 from core.data.validation import RejectedFile
 
@@ -239,8 +239,8 @@ def walk_files(folder: Path) -> list[Path]:
 def is_junk_name(name: str) -> bool:
     return (
         name.startswith(".")
-        or name in archives.JUNK_FOLDER_NAMES
-        or name in archives.JUNK_FILE_NAMES
+        or name in archive_checks.JUNK_FOLDER_NAMES
+        or name in archive_checks.JUNK_FILE_NAMES
     )
 
 

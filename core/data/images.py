@@ -21,7 +21,7 @@ from pathlib import Path, PurePosixPath
 
 import numpy as np
 
-from core.data import archives, image_listing
+from core.data import archive_checks, archives, image_listing
 from core.data.image_decoding import (
     MAX_IMAGE_FILE_BYTES,
     MAX_IMAGE_PIXELS,
@@ -197,7 +197,7 @@ def load_uploaded_images(
     collector = ImageCollector(image_size, channels)
     for name, data in check_named_files(files):
         # A .keras file is itself a ZIP archive: refuse it by name before it is expanded.
-        model_reason = archives.model_file_reason(name)
+        model_reason = archive_checks.model_file_reason(name)
         if model_reason is not None:
             collector.reject(name, model_reason)
             continue

@@ -6,7 +6,7 @@ import collections
 import os
 from pathlib import Path
 
-from core.data import archives
+from core.data import archive_checks
 from core.data.images import (
     SUPPORTED_IMAGE_SUFFIXES,
     load_image_zip,
@@ -32,9 +32,11 @@ def detect_kind(path: Path) -> str:
     Raises:
         ValueError: If the path holds neither kind of data, or is a saved model.
     """
-    model_reason = archives.model_file_reason(str(path))
-    if path.is_dir() and any((path / name).is_file() for name in archives.SAVED_MODEL_FILE_NAMES):
-        model_reason = archives.model_message(str(path), " holding a TensorFlow SavedModel")
+    model_reason = archive_checks.model_file_reason(str(path))
+    if path.is_dir() and any(
+        (path / name).is_file() for name in archive_checks.SAVED_MODEL_FILE_NAMES
+    ):
+        model_reason = archive_checks.model_message(str(path), " holding a TensorFlow SavedModel")
     if model_reason is not None:
         raise ValueError(model_reason)
     if path.is_file():
@@ -210,7 +212,7 @@ def inspect_uploads(files: list[tuple[str, bytes]]) -> dict:
     loose_images = []
     for name, data in files:
         suffix = Path(name).suffix.lower()
-        model_reason = archives.model_file_reason(name)
+        model_reason = archive_checks.model_file_reason(name)
         try:
             if model_reason is not None:
                 report["rejected"].append(RejectedFile(name, model_reason).as_dict())

@@ -17,6 +17,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
+from core.data.series_validation import require_columns as _require_columns
 from core.data.validation import describe_value
 
 __all__ = ["BY_CONDITION_CHOICES", "SensorScaler"]
@@ -29,18 +30,6 @@ _CONDITION_RADIUS = 0.25
 # FD001 sensor 6 (21.60 or 21.61) is one: it carries quantisation noise, not degradation.
 _FREQUENCY_RATIO = 95 / 5
 _UNIQUE_SHARE = 0.10
-
-
-def _require_columns(frame: pd.DataFrame, columns: Sequence[str]) -> None:
-    """Raises unless `frame` is a DataFrame holding `columns` (core.data.windows uses it too)."""
-    if not isinstance(frame, pd.DataFrame):
-        raise TypeError(f"Expected a pandas DataFrame. Received: frame={describe_value(frame)}")
-    missing = [column for column in columns if column not in frame.columns]
-    if missing:
-        raise ValueError(
-            f"Expected the columns {list(columns)}. Received: missing={missing}, "
-            f"available={[str(column) for column in frame.columns]}"
-        )
 
 
 def _near_constant(values: np.ndarray) -> bool:

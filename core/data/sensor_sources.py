@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from core.data import archives, cmapss
+from core.data import archive_checks, cmapss
 from core.data.bundled import sample_data_directory
 from core.data.series import ColumnMapping, dataset_from_frame, detect_column_mapping
 from core.data.series_io import PARQUET_EXTENSIONS, TEXT_EXTENSIONS, read_series_file
@@ -145,7 +145,7 @@ def upload_source(name: str, data: bytes) -> SeriesSource:
             extension is not one of `UPLOAD_TYPES` or the file is empty.
     """
     ((name, data),) = check_named_files([(name, data)])
-    model_reason = archives.model_file_reason(name)
+    model_reason = archive_checks.model_file_reason(name)
     if model_reason is not None:
         raise ValueError(model_reason)
     if Path(name).suffix.lower().lstrip(".") not in UPLOAD_TYPES:

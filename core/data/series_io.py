@@ -18,7 +18,7 @@ from pathlib import Path
 import pandas as pd
 from pyarrow import parquet
 
-from core.data import archives
+from core.data import archive_checks
 from core.data.cmapss_text import looks_like_cmapss, read_cmapss_text
 from core.data.validation import describe_value
 
@@ -184,7 +184,7 @@ def read_series_file(
     if not head.strip():
         raise ValueError(f"Expected a non-empty file. Received: name='{display}' is empty")
     compressed = next((kind for pattern, kind in _COMPRESSED_SIGNATURES if pattern.match(head)), "")
-    model_reason = archives.model_file_reason(display)
+    model_reason = archive_checks.model_file_reason(display)
     if model_reason is not None:
         raise ValueError(model_reason)
     if extension in PARQUET_EXTENSIONS or (not extension and head.startswith(b"PAR1")):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import warnings
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -26,6 +27,7 @@ __all__ = [
     "flagged_rows",
     "name_file_in_error",
     "natural_key",
+    "require_columns",
     "time_values",
     "unit_values",
     "window_problem",
@@ -99,18 +101,28 @@ def unit_values(values: pd.Series, column: str) -> pd.Series:
     return values.astype(str).str.strip()
 
 
+def require_columns(
+    frame: pd.DataFrame, columns: Sequence[str], *, description: str = "the columns"
+) -> None:
+    """Raises unless `frame` is a DataFrame holding `columns`, naming the missing and available
+    ones (`core.data.scaling` and `core.data.windows` use it too)."""
+    if not isinstance(frame, pd.DataFrame):
+        raise TypeError(f"Expected a pandas DataFrame. Received: frame={describe_value(frame)}")
+    missing = [column for column in columns if column not in frame.columns]
+    if missing:
+        raise ValueError(
+            f"Expected {description} {list(columns)}. Received: missing={missing}, "
+            f"available={[str(column) for column in frame.columns]}"
+        )
+
+
 def check_mapping(frame: pd.DataFrame, mapping: ColumnMapping) -> None:
     """Raises if a column has two roles, is missing, clashes with a canonical name, or no sensor."""
     columns = mapping.columns()
     repeated = sorted({column for column in columns if columns.count(column) > 1})
     if repeated:
         raise ValueError(f"Expected each column to have one role. Received: {repeated} repeated")
-    missing = [column for column in columns if column not in frame.columns]
-    if missing:
-        raise ValueError(
-            f"Expected the mapped columns {columns}. Received: missing={missing}, "
-            f"available={[str(column) for column in frame.columns]}"
-        )
+    require_columns(frame, columns, description="the mapped columns")
     if not mapping.sensors:
         raise ValueError(
             "Expected at least one numeric sensor column. "

@@ -1,7 +1,7 @@
 """Train, validation and test splits: stratified by class for images, by unit for series.
 
 Both functions are deterministic for a given seed and return sorted arrays, so a split can be
-recorded by its seed and fractions alone.
+recorded by its seed and fractions alone, and `recorded_split` cuts it again from that record.
 
 Example:
 
@@ -12,11 +12,14 @@ Example:
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 
 from core.data.validation import describe_value
+
+# The settings of `stratified_split` that a model's training config records.
+SPLIT_SETTINGS = ("validation_fraction", "test_fraction", "seed")
 
 
 def stratified_split(
@@ -74,6 +77,24 @@ def stratified_split(
         ):
             part.append(piece)
     return tuple(np.sort(np.concatenate(part)).astype(np.int64) for part in parts)
+
+
+def recorded_split(
+    labels: Sequence | np.ndarray, training_config: Mapping
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """`stratified_split` with the fractions and seed a training config records (the defaults
+    for those it does not): on the same data, the very split the model was trained on.
+
+    Args:
+        labels: One class label per item, as in training.
+        training_config: A model's recorded training config, e.g. its metadata's
+            `training_config`.
+
+    Returns:
+        (train, validation, test), as `stratified_split` returns them.
+    """
+    settings = {key: training_config[key] for key in SPLIT_SETTINGS if key in training_config}
+    return stratified_split(labels, **settings)
 
 
 def split_units(

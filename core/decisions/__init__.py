@@ -8,13 +8,15 @@ Modules (the public surface is what each module's docstring names):
   images.
 - `gan_benefit_data`: The data side of the "does it help" experiment: checks, the real test set, the
   small real set.
-- `maintenance`: Maintenance planning from series predictions: unit ranking, safe CSV download,
-  flagged stretches.
+- `maintenance`: Maintenance planning from series predictions: units ranked by predicted remaining
+  life.
 - `operating_point`: The cost-based operating point: the defect-score threshold of least expected
   cost per part.
 - `operating_point_data`: Validation defect scores of a registered image model, and setting its
   operating point.
 - `robustness`: Robustness check: re-score a model's test split under controlled changes of the
   images.
+- `signoff_html`: The sign-off report's HTML: one self-contained page rendered from what was
+  gathered.
 - `signoff_report`: The sign-off report: one self-contained HTML page that a quality engineer signs.
 """

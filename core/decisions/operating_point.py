@@ -32,7 +32,7 @@ import numbers
 import numpy as np
 
 from core.data.validation import describe_value
-from core.metrics.evaluation import roc_auc
+from core.metrics.evaluation import roc_auc, roc_curve
 from core.registry.attachments import OPERATING_POINT, read_json_attachment, write_json_attachment
 from core.registry.metadata import now_iso
 
@@ -158,17 +158,11 @@ def cost_curve(
         missed_defect_cost, false_reject_cost, defect_rate
     )
     labels, score_array = _labels_and_scores(labels01, scores)
-    order = np.argsort(-score_array, kind="stable")
-    sorted_scores = score_array[order]
-    # The last item of each run of equal scores: a threshold rejects all of a tie at once.
-    run_ends = np.append(np.flatnonzero(np.diff(sorted_scores)), sorted_scores.size - 1)
-    defects_caught = np.concatenate([[0], np.cumsum(labels[order])[run_ends]])
-    goods_rejected = np.concatenate([[0], run_ends + 1]) - defects_caught
-    flag_nothing = np.nextafter(sorted_scores[0], np.inf)
-    thresholds = np.concatenate([[flag_nothing], sorted_scores[run_ends]])
+    # The ROC curve: its true-positive rate is the defect recall, its false-positive rate the
+    # false-reject rate. "Flag nothing" gets a finite threshold, which JSON can hold.
+    false_reject_rate, recall, thresholds = roc_curve(labels, score_array)
+    thresholds[0] = np.nextafter(score_array.max(), np.inf)
     defect_count = int(labels.sum())
-    recall = defects_caught / defect_count
-    false_reject_rate = goods_rejected / (labels.size - defect_count)
     escapes = defect_rate * (1.0 - recall)
     false_rejects = (1.0 - defect_rate) * false_reject_rate
     expected_cost = escapes * missed_defect_cost + false_rejects * false_reject_cost

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from core.data.images import load_images
-from core.data.splits import stratified_split
+from core.data.splits import recorded_split
 from core.data.validation import describe_value
 
 CHECKED_FORMATS = ("tflite", "tflite-fp16", "tflite-int8")
@@ -79,13 +79,7 @@ def check_exports(registry, reference: str, data, formats: Sequence[str] = CHECK
             f"Expected the data's classes to equal the model's {metadata['classes']}. "
             f"Received: data classes {list(dataset.class_names)}"
         )
-    config = metadata.get("training_config", {})
-    train, _, test = stratified_split(
-        dataset.labels,
-        validation_fraction=config.get("validation_fraction", 0.15),
-        test_fraction=config.get("test_fraction", 0.15),
-        seed=config.get("seed", 0),
-    )
+    train, _, test = recorded_split(dataset.labels, metadata.get("training_config", {}))
     images = dataset.images[test].astype(np.float32)
     truth = dataset.labels[test]
     original = model.predict(images, verbose=0).argmax(axis=1)

@@ -5,15 +5,16 @@ Modules (the public surface is what each module's docstring names):
 
 - `distribution`: Distribution strategies for training: one device, mirrored replicas, or a
   multi-worker cluster.
+- `fit_results`: The trainers' Keras fit: early stopping on the best weights, timing, and what a run
+  leaves.
 - `gan_generation`: Making synthetic images with a registered GAN: sample grids, N images per class,
   a zip.
 - `gan_training`: Training the class-conditional GAN: settings, the run, its sample grids, and
   registration.
 - `image_anomaly_fitting`: Fitting the two image anomaly methods on good images (run by
-  `image_anomaly_training`).
-- `image_anomaly_training`: Image anomaly detection trained on defect-free images only: split, fit,
-  threshold, evaluate.
-- `image_config`: Settings of one image training run (`ImageTrainingConfig`), checked in one place.
+  `core.workflows.image_anomaly`).
+- `image_config`: Settings of one image training run (`ImageTrainingConfig`, checked in one place)
+  and what it produced (`ImageTrainingResult`, packed by `finish_training` for every training path).
 - `image_pipeline`: Input checks, class weights, the tf.data pipeline and the optimizer for image
   training.
 - `image_streaming`: Image training on data larger than memory: tf.data reads and decodes the files

@@ -15,26 +15,25 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from core.data.config_checks import is_integer, is_number, require_field
+from core.data import config_checks
 from core.data.images import ImageDataset, load_images
 from core.data.splits import stratified_split
+from core.engine.fit_results import FitResult, timed_fit
 from core.engine.gan_generation import GAN_TASK, sample_grid
 from core.engine.image_pipeline import check_image_arrays
 from core.engine.keras_progress import make_progress_callback
 from core.engine.progress import CancellationToken, ProgressBroadcaster, emit_train_end
-from core.models.image import dataclass_from_dict
 from core.registry.metadata import image_dataset_fingerprint
 
 
 @dataclasses.dataclass
-class GanTrainingConfig:
+class GanTrainingConfig(config_checks.DictRoundTripMixin):
     """Settings of one GAN training run.
 
     Args:
@@ -61,51 +60,29 @@ class GanTrainingConfig:
     seed: int = 0
 
     def validate(self) -> GanTrainingConfig:
-        """Checks every field; returns self.
-
-        Raises:
-            ValueError: A field has an unusable value; the message names it.
-        """
+        """Checks every field; returns self. A ValueError names the field at fault."""
         from core.models.gan import IMAGE_SIZES  # Lazy: loads TensorFlow.
 
-        require_field(
-            self.image_size in IMAGE_SIZES, f"to be one of {list(IMAGE_SIZES)}", self, "image_size"
+        config_checks.require_choices(self, {"image_size": IMAGE_SIZES})
+        config_checks.require_integers(
+            self, {"epochs": 1, "batch_size": 1, "latent_dim": 1, "seed": 0}
         )
-        for name, minimum in (("epochs", 1), ("batch_size", 1), ("latent_dim", 1), ("seed", 0)):
-            value = getattr(self, name)
-            require_field(
-                is_integer(value) and value >= minimum, f"to be an integer >= {minimum}", self, name
-            )
-        require_field(
-            self.per_class is None or (is_integer(self.per_class) and self.per_class >= 1),
+        config_checks.require_field(
+            self.per_class is None
+            or (config_checks.is_integer(self.per_class) and self.per_class >= 1),
             "to be None or an integer >= 1",
             self,
             "per_class",
         )
-        rate = self.learning_rate
-        require_field(
-            is_number(rate) and 0 < rate <= 1, "to be a number in (0, 1]", self, "learning_rate"
-        )
+        config_checks.require_learning_rate(self)
         fraction = self.holdout_fraction
-        require_field(
-            is_number(fraction) and 0 <= fraction < 1,
+        config_checks.require_field(
+            config_checks.is_number(fraction) and 0 <= fraction < 1,
             "to be a number in [0, 1)",
             self,
             "holdout_fraction",
         )
         return self
-
-    def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
-
-    @classmethod
-    def from_dict(cls, values: Mapping[str, Any]) -> GanTrainingConfig:
-        """Builds a config from `to_dict()` output (missing keys take defaults).
-
-        Raises:
-            ValueError: Unknown keys.
-        """
-        return dataclass_from_dict(cls, dict(values))
 
 
 @dataclasses.dataclass
@@ -222,31 +199,17 @@ def train_gan(
     steps_per_epoch = math.ceil(len(labels) / config.batch_size)
     progress = make_progress_callback(listeners, cancellation, config.epochs, steps_per_epoch)
     grid_callback = make_grid_callback(generator, len(class_names), listeners)
-    started = time.perf_counter()
-    history = gan.fit(
-        dataset,
-        epochs=config.epochs,
-        callbacks=[progress, grid_callback],
-        shuffle=False,  # The pipeline shuffles; Keras would only warn.
-        verbose=0,
+    history, seconds = timed_fit(
+        gan, dataset, epochs=config.epochs, callbacks=[progress, grid_callback]
     )
-    seconds = time.perf_counter() - started
-    history_lists = {
-        key: [float(value) for value in values] for key, values in history.history.items()
-    }
-    epochs_run = len(history_lists.get("d_loss", []))
-    emit_train_end(
-        listeners,
-        epochs_run=epochs_run,
-        cancelled=progress.cancelled,
-        best_epoch=epochs_run or None,
-        seconds=seconds,
-        history=history_lists,
-    )
+    epochs_run = len(history.get("d_loss", []))
+    # No early stopping: the last epoch's weights are kept.
+    fit = FitResult(history, epochs_run, epochs_run or None, progress.cancelled, seconds)
+    emit_train_end(listeners, **fit.fields())
     return GanTrainingResult(
         generator=generator,
         discriminator=discriminator,
-        history=history_lists,
+        history=history,
         epochs_run=epochs_run,
         cancelled=progress.cancelled,
         grid=grid_callback.grid,

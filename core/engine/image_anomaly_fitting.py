@@ -1,22 +1,28 @@
 """Fitting the two image anomaly methods on good images (run by `core.workflows.image_anomaly`).
 
-Each returns a dict: `model` (the anomaly map model), `history`, `epochs_run`, `best_epoch` and
-`cancelled`. Networks: `core.models.image_anomaly`.
+Each returns `(model, fit)`: the anomaly map model and a `core.engine.fit_results.FitResult`
+(`seconds`: the whole fitting, the model's wrapping included). Networks:
+`core.models.image_anomaly`.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
+import time
 
 import numpy as np
 
+from core.engine.fit_results import FitResult, fit_keeping_best
 from core.engine.keras_progress import make_progress_callback
 from core.engine.progress import ProgressBroadcaster
-from core.models.image_anomaly import (
+from core.models.image_anomaly_autoencoder import (
     build_convolutional_autoencoder,
+    build_reconstruction_map_model,
+)
+from core.models.image_anomaly_gaussian import (
     build_feature_extractor,
     build_feature_gaussian_model,
-    build_reconstruction_map_model,
     fit_position_gaussians,
 )
 
@@ -36,8 +42,9 @@ def reconstruction_errors(autoencoder, images: np.ndarray, batch_size: int = 64)
 FLIPS = ((False, False), (False, True), (True, False), (True, True))
 
 
-def fit_feature_gaussian(good_images, config, listeners, cancellation) -> dict:
+def fit_feature_gaussian(good_images, config, listeners, cancellation) -> tuple:
     """Extracts features of the good training images batch by batch and fits the Gaussians."""
+    started = time.perf_counter()
     broadcaster = ProgressBroadcaster(listeners)
     extractor = build_feature_extractor(good_images.shape[1:], seed=config.seed)
     flips = FLIPS if config.flips else FLIPS[:1]
@@ -64,20 +71,16 @@ def fit_feature_gaussian(good_images, config, listeners, cancellation) -> dict:
     mean, factors = fit_position_gaussians(feature_batches())
     broadcaster.emit("on_epoch_end", 1, {"images": float(state["images"])})
     model = build_feature_gaussian_model(extractor, mean, factors)
-    return {
-        "model": model,
-        "history": {},
-        "epochs_run": 1,
-        "best_epoch": 1,
-        "cancelled": state["cancelled"],
-    }
+    seconds = time.perf_counter() - started
+    return model, FitResult({}, 1, 1, state["cancelled"], seconds)
 
 
-def fit_autoencoder(good_images, validation_images, config, listeners, cancellation) -> dict:
+def fit_autoencoder(good_images, validation_images, config, listeners, cancellation) -> tuple:
     """Trains the autoencoder on the good training images (random flips) and wraps it."""
     import keras  # Lazy: loads TensorFlow.
     import tensorflow as tf  # Lazy: loads TensorFlow.
 
+    started = time.perf_counter()
     keras.utils.set_random_seed(config.seed)
 
     def with_target(batch):
@@ -103,30 +106,8 @@ def fit_autoencoder(good_images, validation_images, config, listeners, cancellat
     autoencoder.compile(optimizer=keras.optimizers.Adam(config.learning_rate), loss="mse")
     steps_per_epoch = math.ceil(len(good_images) / config.batch_size)
     progress = make_progress_callback(listeners, cancellation, config.epochs, steps_per_epoch)
-    early_stopping = keras.callbacks.EarlyStopping(
-        monitor="val_loss",
-        patience=config.early_stopping_patience or config.epochs,
-        restore_best_weights=True,
-    )
-    history = autoencoder.fit(
-        train,
-        validation_data=validation_data,
-        epochs=config.epochs,
-        callbacks=[progress, early_stopping],
-        shuffle=False,  # The pipeline shuffles; Keras would only warn.
-        verbose=0,
-    )
-    history_lists = {
-        key: [float(value) for value in values] for key, values in history.history.items()
-    }
-    best = early_stopping.best_weights is not None
+    fit = fit_keeping_best(autoencoder, train, validation_data, config, progress)
     model = build_reconstruction_map_model(
         autoencoder, reconstruction_errors(autoencoder, good_images)
     )
-    return {
-        "model": model,
-        "history": history_lists,
-        "epochs_run": len(history_lists.get("loss", [])),
-        "best_epoch": early_stopping.best_epoch + 1 if best else None,
-        "cancelled": progress.cancelled,
-    }
+    return model, dataclasses.replace(fit, seconds=time.perf_counter() - started)

@@ -7,27 +7,17 @@ import dataclasses
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from core.data.config_checks import (
-    is_integer,
-    require_field,
-    require_integers,
-    require_learning_rate,
-    require_split_fractions,
-)
+from core.data import config_checks
 from core.engine.distribution import STRATEGIES
+from core.engine.fit_results import FitResult
 from core.engine.image_pipeline import OPTIMIZERS, SCHEDULES
 from core.engine.precision import PRECISIONS
 from core.engine.progress import emit_train_end
-from core.models.image import (
-    DEFAULT_IMAGE_MODEL,
-    IMAGE_MODEL_PRESETS,
-    AugmentationConfig,
-    dataclass_from_dict,
-)
+from core.models.image import DEFAULT_IMAGE_MODEL, IMAGE_MODEL_PRESETS, AugmentationConfig
 
 
 @dataclasses.dataclass
-class ImageTrainingConfig:
+class ImageTrainingConfig(config_checks.DictRoundTripMixin):
     """Settings of one image training run.
 
     Args:
@@ -78,21 +68,14 @@ class ImageTrainingConfig:
     strategy: str = "auto"
 
     def validate(self) -> ImageTrainingConfig:
-        """Checks every field; returns self.
-
-        Raises:
-            ValueError: A field has an unusable value; the message names it.
-        """
+        """Checks every field; returns self. A ValueError names the field at fault."""
         if self.model not in IMAGE_MODEL_PRESETS:
             raise ValueError(
                 f"Expected model to be one of {sorted(IMAGE_MODEL_PRESETS)}. "
                 f"Received: model={self.model!r}"
             )
-        for name, choices in (("optimizer", OPTIMIZERS), ("schedule", SCHEDULES)):
-            require_field(
-                getattr(self, name) in choices, f"to be one of {list(choices)}", self, name
-            )
-        require_integers(
+        config_checks.require_choices(self, {"optimizer": OPTIMIZERS, "schedule": SCHEDULES})
+        config_checks.require_integers(
             self,
             {
                 "epochs": 1,
@@ -102,35 +85,32 @@ class ImageTrainingConfig:
                 "seed": 0,
             },
         )
-        require_learning_rate(self)
+        config_checks.require_learning_rate(self)
         size = self.image_size
-        require_field(
+        config_checks.require_field(
             isinstance(size, Sequence)
             and len(size) == 2
-            and all(map(is_integer, size))
+            and all(map(config_checks.is_integer, size))
             and min(size) >= 8,
             "to be (height, width) with sides >= 8 pixels",
             self,
             "image_size",
         )
-        require_field(self.channels in (1, 3), "to be 1 or 3", self, "channels")
-        for name, choices in (("precision", PRECISIONS), ("strategy", STRATEGIES)):
-            require_field(
-                getattr(self, name) in choices, f"to be one of {list(choices)}", self, name
-            )
-        require_field(
+        config_checks.require_field(self.channels in (1, 3), "to be 1 or 3", self, "channels")
+        config_checks.require_choices(self, {"precision": PRECISIONS, "strategy": STRATEGIES})
+        config_checks.require_field(
             isinstance(self.augmentation, AugmentationConfig),
             "to be an AugmentationConfig",
             self,
             "augmentation",
         )
         self.augmentation.validate()
-        require_split_fractions(self)
+        config_checks.require_split_fractions(self)
         return self
 
     def to_dict(self) -> dict[str, Any]:
         """Returns plain JSON-ready values (tuples become lists)."""
-        values = dataclasses.asdict(self)
+        values = super().to_dict()
         values["image_size"] = list(self.image_size)
         return values
 
@@ -146,7 +126,7 @@ class ImageTrainingConfig:
             arguments["image_size"] = tuple(arguments["image_size"])
         if isinstance(arguments.get("augmentation"), Mapping):
             arguments["augmentation"] = AugmentationConfig.from_dict(arguments["augmentation"])
-        return dataclass_from_dict(cls, arguments)
+        return super().from_dict(arguments)
 
 
 @dataclasses.dataclass
@@ -176,44 +156,26 @@ class ImageTrainingResult:
 
 def finish_training(
     model,
-    history: dict[str, list[float]],
+    fit: FitResult,
     *,
     config: ImageTrainingConfig,
-    cancelled: bool,
-    best_epoch: int | None,
-    seconds: float,
     samples: int,
     listeners: Sequence[object],
 ) -> ImageTrainingResult:
     """Packs a finished run into an `ImageTrainingResult` and tells listeners it ended.
 
     Args:
-        model: The trained model, holding the weights of `best_epoch`.
-        history: Per-epoch metric lists.
+        model: The trained model, holding the weights of `fit.best_epoch`.
+        fit: How training went (history, epochs, best epoch, cancellation, seconds).
         config: The configuration used.
-        cancelled: Whether a `CancellationToken` stopped the run.
-        best_epoch: Epoch (from 1) whose weights the model holds, or None.
-        seconds: Wall time of training, validation included.
         samples: Training images processed.
         listeners: `core.engine.progress` listeners to send the train-end event to.
     """
-    epochs_run = len(history.get("loss", []))
     result = ImageTrainingResult(
         model=model,
-        history=history,
-        epochs_run=epochs_run,
-        cancelled=cancelled,
-        best_epoch=best_epoch,
         config=config,
-        seconds=seconds,
-        samples_per_second=samples / seconds if seconds > 0 else 0.0,
+        samples_per_second=samples / fit.seconds if fit.seconds > 0 else 0.0,
+        **fit.fields(),
     )
-    emit_train_end(
-        listeners,
-        epochs_run=epochs_run,
-        cancelled=cancelled,
-        best_epoch=best_epoch,
-        seconds=seconds,
-        history=history,
-    )
+    emit_train_end(listeners, **fit.fields())
     return result

@@ -164,6 +164,17 @@ def make_training_datasets(
     return training, make_image_dataset(*validation, max(batch_size, 64), shuffle=False)
 
 
+def config_optimizer(config, steps_per_epoch: int):
+    """`make_optimizer` as a run's config names it (`optimizer`, `learning_rate`, `schedule`),
+    its schedule spread over `config.epochs` epochs of `steps_per_epoch` steps."""
+    return make_optimizer(
+        config.optimizer,
+        config.learning_rate,
+        config.schedule,
+        total_steps=config.epochs * steps_per_epoch,
+    )
+
+
 def make_optimizer(optimizer: str, learning_rate: float, schedule: str, total_steps: int):
     """Returns a Keras optimizer.
 

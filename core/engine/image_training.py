@@ -22,13 +22,13 @@ import numpy as np
 from core.data.config_checks import is_integer
 from core.data.splits import stratified_split
 from core.engine.distribution import make_strategy
-from core.engine.fit_results import restored_epoch, timed_fit
+from core.engine.fit_results import fit_keeping_best
 from core.engine.image_config import ImageTrainingConfig, ImageTrainingResult, finish_training
 from core.engine.image_pipeline import (
     OPTIMIZERS,
     SCHEDULES,
     check_image_arrays,
-    make_optimizer,
+    config_optimizer,
     make_training_datasets,
 )
 from core.engine.keras_progress import make_progress_callback
@@ -167,7 +167,6 @@ def fit_image_classifier(
             cancellation=cancellation,
             strategy=strategy,
         )
-    monitor = "val_loss" if validation_dataset is not None else "loss"
     expected_shape = (*config.image_size, config.channels)
     steps_per_execution = config.steps_per_execution
     if strategy.num_replicas_in_sync > 1:
@@ -184,47 +183,23 @@ def fit_image_classifier(
             seed=config.seed,
         )
         model.compile(
-            optimizer=make_optimizer(
-                config.optimizer,
-                config.learning_rate,
-                config.schedule,
-                total_steps=config.epochs * steps_per_epoch,
-            ),
+            optimizer=config_optimizer(config, steps_per_epoch),
             loss="sparse_categorical_crossentropy",
             metrics=["accuracy"],
             steps_per_execution=steps_per_execution,
         )
     progress = make_progress_callback(listeners, cancellation, config.epochs, steps_per_epoch)
-    patience = config.early_stopping_patience or config.epochs
-    early_stopping = keras.callbacks.EarlyStopping(
-        monitor=monitor, patience=patience, restore_best_weights=True
-    )
-    callbacks = [progress, early_stopping]
-    if config.schedule == "plateau":
-        callbacks.append(
-            keras.callbacks.ReduceLROnPlateau(
-                monitor=monitor, factor=0.5, patience=max(2, patience // 3), min_lr=1e-6
-            )
-        )
-
-    history, seconds = timed_fit(
+    fit = fit_keeping_best(
         model,
         train_dataset,
-        validation_data=validation_dataset,
-        epochs=config.epochs,
-        callbacks=callbacks,
+        validation_dataset,
+        config,
+        progress,
+        # A third of the early stopping patience (as `core.engine.multiworker`).
+        plateau_patience=max(2, (config.early_stopping_patience or config.epochs) // 3),
     )
-    epochs_run = len(history.get("loss", []))
-    return finish_training(
-        model,
-        history,
-        config=config,
-        cancelled=progress.cancelled,
-        best_epoch=restored_epoch(early_stopping),
-        seconds=seconds,
-        samples=min(progress.batches_run * config.batch_size, epochs_run * training_count),
-        listeners=listeners,
-    )
+    samples = min(progress.batches_run * config.batch_size, fit.epochs_run * training_count)
+    return finish_training(model, fit, config=config, samples=samples, listeners=listeners)
 
 
 def _check_class_names(class_names: Sequence[str]) -> int:

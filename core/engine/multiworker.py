@@ -18,16 +18,15 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from core.engine.fit_results import PLATEAU_FACTOR, PLATEAU_MIN_LEARNING_RATE, FitResult
 from core.engine.image_config import finish_training
-from core.engine.image_pipeline import make_optimizer
+from core.engine.image_pipeline import config_optimizer
 from core.engine.precision import precision_scope, resolve_precision
 from core.engine.progress import CancellationToken, ProgressBroadcaster
 from core.models.image import build_image_model
 
-# ReduceLROnPlateau settings of the fit path (`core.engine.image_training.fit_image_classifier`).
-PLATEAU_FACTOR = 0.5
+# Keras' ReduceLROnPlateau default, as on the fit path (`core.engine.fit_results`).
 PLATEAU_MIN_DELTA = 1e-4
-PLATEAU_MIN_LEARNING_RATE = 1e-6
 
 
 @dataclasses.dataclass
@@ -108,12 +107,7 @@ def fit_multiworker(
             augmentation=config.augmentation,
             seed=config.seed,
         )
-        optimizer = make_optimizer(
-            config.optimizer,
-            config.learning_rate,
-            config.schedule,
-            total_steps=config.epochs * steps_per_epoch,
-        )
+        optimizer = config_optimizer(config, steps_per_epoch)
         if policy == "mixed_float16":
             # What `compile` does for the fit path: scale the loss so float16 gradients
             # do not underflow.
@@ -184,16 +178,15 @@ def fit_multiworker(
             break
     if best_weights is not None:
         model.set_weights(best_weights)
-    seconds = time.perf_counter() - started
-    return finish_training(
-        model,
-        history,
-        config=config,
-        cancelled=cancelled,
+    fit = FitResult(
+        history=history,
+        epochs_run=len(history["loss"]),
         best_epoch=best_epoch,
-        seconds=seconds,
-        samples=batches_run * global_batch_size,
-        listeners=listeners,
+        cancelled=cancelled,
+        seconds=time.perf_counter() - started,
+    )
+    return finish_training(
+        model, fit, config=config, samples=batches_run * global_batch_size, listeners=listeners
     )
 
 

@@ -18,7 +18,6 @@ Example:
 from __future__ import annotations
 
 import dataclasses
-import time
 from collections.abc import Iterable
 
 import numpy as np
@@ -29,11 +28,17 @@ from core.data.splits import split_units
 from core.data.truth_files import load_anomaly_labels
 from core.data.validation import describe_value
 from core.data.windows import SensorScaler, make_windows, rul_targets
+from core.engine.fit_results import FitResult, fit_keeping_best
 from core.engine.keras_progress import make_progress_callback
 from core.engine.precision import precision_scope, resolve_precision
-from core.engine.progress import CancellationToken, emit_train_end
+from core.engine.progress import CancellationToken
 from core.engine.series_anomaly_scoring import anomaly_scores
-from core.engine.series_config import SeriesRunResult, SeriesTrainingConfig
+from core.engine.series_config import (
+    SeriesRunResult,
+    SeriesTrainingConfig,
+    finish_series_run,
+    plain_value,
+)
 from core.metrics.anomalies import evaluate_anomalies
 from core.models.series_autoencoder import AUTOENCODER_PRESETS, build_sequence_autoencoder
 
@@ -132,48 +137,25 @@ def _split(frame, healthy, config) -> tuple[list, list, list, pd.DataFrame, pd.D
     )
 
 
-def _fit(model, train_inputs, validation_inputs, config, listeners, cancellation) -> dict:
-    """Fits the autoencoder to rebuild its inputs; returns the run facts for the result."""
-    import keras  # Lazy: loads TensorFlow.
-
+def _fit(model, train_inputs, validation_inputs, config, listeners, cancellation) -> FitResult:
+    """Fits the autoencoder to rebuild its inputs."""
     steps_per_epoch = -(-len(train_inputs) // config.batch_size)
     progress = make_progress_callback(listeners, cancellation, config.epochs, steps_per_epoch)
-    early_stopping = keras.callbacks.EarlyStopping(
-        monitor="loss" if validation_inputs is None else "val_loss",
-        patience=config.early_stopping_patience or config.epochs,
-        restore_best_weights=True,
-    )
-    started = time.perf_counter()
-    history = model.fit(
+    validation_data = None if validation_inputs is None else (validation_inputs,) * 2
+    return fit_keeping_best(
+        model,
         train_inputs,
-        train_inputs,
+        validation_data,
+        config,
+        progress,
+        y=train_inputs,
         batch_size=config.batch_size,
-        epochs=config.epochs,
-        validation_data=None if validation_inputs is None else (validation_inputs,) * 2,
-        callbacks=[progress, early_stopping],
         shuffle=True,
-        verbose=0,
     )
-    seconds = time.perf_counter() - started
-    history_lists = {
-        key: [float(value) for value in values] for key, values in history.history.items()
-    }
-    best = None if early_stopping.best_weights is None else early_stopping.best_epoch + 1
-    return {
-        "history": history_lists,
-        "epochs_run": max(len(history_lists.get("loss", [])), progress.epoch),
-        "best_epoch": best,
-        "cancelled": progress.cancelled,
-        "seconds": seconds,
-    }
 
 
 def _flag_rate(flags: np.ndarray, mask: np.ndarray) -> float | None:
     return float(flags[mask].mean()) if mask.any() else None
-
-
-def _plain_list(values: Iterable) -> list:
-    return [value.item() if isinstance(value, np.generic) else value for value in values]
 
 
 def train_anomaly_detector(
@@ -282,10 +264,10 @@ def train_anomaly_detector(
     with precision_scope(resolve_precision(config.precision)):
         model = build_sequence_autoencoder(config.window, len(scaler.feature_columns_), preset)
     model.compile(optimizer=keras.optimizers.Adam(learning_rate=config.learning_rate), loss="mse")
-    run = _fit(model, train_windows.inputs, validation_inputs, config, listeners, cancellation)
+    fit = _fit(model, train_windows.inputs, validation_inputs, config, listeners, cancellation)
 
     threshold, evaluation, predictions = None, {}, pd.DataFrame()
-    if run["best_epoch"] is not None:
+    if fit.best_epoch is not None:
         reference = train_frame if validation_frame.empty else validation_frame
         if validation_frame.empty:
             problems.append("No validation rows: the threshold comes from the training rows.")
@@ -306,33 +288,22 @@ def train_anomaly_detector(
             "training_windows": len(train_windows),
             "reference_steps": len(reference_scores),
             "reference_score_median": float(np.median(reference_scores)),
-            "evaluated_units": _plain_list(evaluated["unit"].drop_duplicates()),
+            "evaluated_units": [plain_value(unit) for unit in evaluated["unit"].drop_duplicates()],
             "healthy_flag_rate": _flag_rate(flags, healthy_rows),
             "other_flag_rate": _flag_rate(flags, ~healthy_rows),
         }
         if rule == "rul":
             late = rul_targets(evaluated, cap=None) <= config.horizon
             evaluation["late_flag_rate"] = _flag_rate(flags, late)
-    result = SeriesRunResult(
-        model=model,
-        scaler=scaler,
-        config=config,
+    return finish_series_run(
+        model,
+        scaler,
+        config,
+        fit,
+        (train_units, validation_units, test_units),
+        listeners,
         evaluation=evaluation,
         predictions=predictions,
-        train_units=_plain_list(train_units),
-        validation_units=_plain_list(validation_units),
-        test_units=_plain_list(test_units),
         threshold=threshold,
         problems=problems,
-        **run,
     )
-    best = run["best_epoch"]
-    emit_train_end(
-        listeners,
-        epochs_run=run["epochs_run"],
-        cancelled=run["cancelled"],
-        best_epoch=best,
-        seconds=run["seconds"],
-        history=run["history"],
-    )
-    return result

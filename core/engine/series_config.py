@@ -3,7 +3,8 @@
 `SeriesTrainingConfig` holds every choice of one run (task, model preset, window, optimiser,
 splits, labels) and checks them all in `validate()`, naming the field at fault; it round-trips
 through `to_dict()`/`from_dict()` for run records. `SeriesRunResult` is what
-`core.engine.series_training.train_series_model` returns. Neither imports TensorFlow.
+`core.engine.series_training.train_series_model` returns, packed by `finish_series_run` for the
+forecasting and the anomaly paths. Neither imports TensorFlow.
 
 Example:
     config = SeriesTrainingConfig(task="failure", horizon=20).validate()
@@ -13,21 +14,18 @@ Example:
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
+from collections.abc import Iterable, Sequence
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
-from core.data.config_checks import (
-    is_number,
-    require_field,
-    require_integers,
-    require_learning_rate,
-    require_split_fractions,
-)
+from core.data import config_checks
 from core.data.windows import DEFAULT_RUL_CAP, SHORT_UNIT_CHOICES, SensorScaler
+from core.engine.fit_results import FitResult
 from core.engine.image_pipeline import OPTIMIZERS, SCHEDULES
 from core.engine.precision import PRECISIONS
+from core.engine.progress import emit_train_end
 from core.models.series import DEFAULT_SERIES_MODEL, SERIES_MODEL_PRESETS
 
 __all__ = [
@@ -36,6 +34,8 @@ __all__ = [
     "SERIES_TASKS",
     "SeriesRunResult",
     "SeriesTrainingConfig",
+    "finish_series_run",
+    "plain_value",
 ]
 
 SERIES_TASKS = ("rul", "failure", "anomaly")
@@ -44,7 +44,7 @@ FAILURE_CLASS_NAMES = ["healthy", "failing"]
 
 
 @dataclasses.dataclass
-class SeriesTrainingConfig:
+class SeriesTrainingConfig(config_checks.DictRoundTripMixin):
     """Settings of one sensor-series training run.
 
     The defaults (conv1d, window 30, batch 512, Adam 3e-3 with cosine decay, up to 100 epochs,
@@ -108,22 +108,11 @@ class SeriesTrainingConfig:
     healthy_rul: float | None = 100.0
 
     def validate(self) -> SeriesTrainingConfig:
-        """Checks every field; returns self.
-
-        Raises:
-            ValueError: A field has an unusable value; the message names it.
-        """
-        require_field(self.task in SERIES_TASKS, f"to be one of {list(SERIES_TASKS)}", self, "task")
-        require_field(
-            self.precision in PRECISIONS, f"to be one of {list(PRECISIONS)}", self, "precision"
+        """Checks every field; returns self. A ValueError names the field at fault."""
+        config_checks.require_choices(
+            self, {"task": SERIES_TASKS, "precision": PRECISIONS, "model": SERIES_MODEL_PRESETS}
         )
-        require_field(
-            self.model in SERIES_MODEL_PRESETS,
-            f"to be one of {list(SERIES_MODEL_PRESETS)}",
-            self,
-            "model",
-        )
-        require_integers(
+        config_checks.require_integers(
             self,
             {
                 "window": 2,
@@ -136,65 +125,34 @@ class SeriesTrainingConfig:
                 "seed": 0,
             },
         )
-        require_learning_rate(self)
+        config_checks.require_learning_rate(self)
         for name in ("rul_cap", "healthy_rul"):
             value = getattr(self, name)
-            require_field(
-                value is None or (is_number(value) and value > 0),
+            config_checks.require_field(
+                value is None or (config_checks.is_number(value) and value > 0),
                 "to be a positive number or None",
                 self,
                 name,
             )
-        for name, choices in (("optimizer", OPTIMIZERS), ("schedule", SCHEDULES)):
-            require_field(
-                getattr(self, name) in choices, f"to be one of {list(choices)}", self, name
-            )
-        require_field(
-            self.label_source in LABEL_SOURCES,
-            f"to be one of {list(LABEL_SOURCES)}",
-            self,
-            "label_source",
+        config_checks.require_choices(
+            self, {"optimizer": OPTIMIZERS, "schedule": SCHEDULES, "label_source": LABEL_SOURCES}
         )
-        require_field(
+        config_checks.require_field(
             self.by_condition == "auto" or isinstance(self.by_condition, bool),
             "to be 'auto', True or False",
             self,
             "by_condition",
         )
-        require_field(
-            self.short_units in SHORT_UNIT_CHOICES,
-            f"to be one of {list(SHORT_UNIT_CHOICES)}",
-            self,
-            "short_units",
-        )
+        config_checks.require_choices(self, {"short_units": SHORT_UNIT_CHOICES})
         quantile = self.threshold_quantile
-        require_field(
-            is_number(quantile) and 0 < quantile < 1,
+        config_checks.require_field(
+            config_checks.is_number(quantile) and 0 < quantile < 1,
             "to be a number in (0, 1)",
             self,
             "threshold_quantile",
         )
-        require_split_fractions(self)
+        config_checks.require_split_fractions(self)
         return self
-
-    def to_dict(self) -> dict[str, Any]:
-        """Returns plain JSON-ready values."""
-        return dataclasses.asdict(self)
-
-    @classmethod
-    def from_dict(cls, values: Mapping[str, Any]) -> SeriesTrainingConfig:
-        """Builds a config from `to_dict()` output (missing keys take defaults).
-
-        Raises:
-            ValueError: Unknown keys (named in the message).
-        """
-        known = {field.name for field in dataclasses.fields(cls)}
-        unknown = sorted(set(values) - known)
-        if unknown:
-            raise ValueError(
-                f"Expected keys among {sorted(known)}. Received unknown keys: {unknown}"
-            )
-        return cls(**dict(values))
 
 
 @dataclasses.dataclass
@@ -234,3 +192,45 @@ class SeriesRunResult:
     test_units: list = dataclasses.field(default_factory=list)
     threshold: float | None = None
     problems: list[str] = dataclasses.field(default_factory=list)
+
+
+def finish_series_run(
+    model,
+    scaler: SensorScaler,
+    config: SeriesTrainingConfig,
+    fit: FitResult,
+    units: Sequence[Iterable],
+    listeners: Sequence[object],
+    **outcome,
+) -> SeriesRunResult:
+    """Packs a finished run into a `SeriesRunResult` and tells listeners training ended.
+
+    Args:
+        model, scaler, config: As in `SeriesRunResult`.
+        fit: How `fit` went (history, epochs, best epoch, cancellation, seconds).
+        units: The unit ids of the (train, validation, test) splits; numpy scalars become plain
+            Python values.
+        listeners: `core.engine.progress` listeners to send the train-end event to.
+        **outcome: The other `SeriesRunResult` fields (evaluation, predictions, threshold,
+            problems).
+    """
+    train_units, validation_units, test_units = (
+        [plain_value(unit) for unit in part] for part in units
+    )
+    result = SeriesRunResult(
+        model=model,
+        scaler=scaler,
+        config=config,
+        train_units=train_units,
+        validation_units=validation_units,
+        test_units=test_units,
+        **fit.fields(),
+        **outcome,
+    )
+    emit_train_end(listeners, **fit.fields())
+    return result
+
+
+def plain_value(value: object) -> object:
+    """`value` as a plain Python value (a numpy scalar becomes its `.item()`)."""
+    return value.item() if isinstance(value, np.generic) else value

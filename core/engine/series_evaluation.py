@@ -18,7 +18,7 @@ from core.data.series import SeriesDataset
 from core.data.validation import describe_value
 from core.data.windows import SensorScaler, make_windows, rul_targets
 from core.engine.series_anomaly_scoring import anomaly_scores
-from core.engine.series_config import FAILURE_CLASS_NAMES, SeriesTrainingConfig
+from core.engine.series_config import FAILURE_CLASS_NAMES, SeriesTrainingConfig, plain_value
 from core.metrics.evaluation import evaluate_classification, roc_auc
 from core.metrics.series import evaluate_binary_flags, evaluate_regression
 
@@ -27,7 +27,6 @@ __all__ = [
     "column_labels",
     "evaluate_frame",
     "evaluate_series",
-    "plain_value",
     "predict_series",
     "row_targets",
     "true_rul_rows",
@@ -191,10 +190,6 @@ def _evaluate_failure(predictions: pd.DataFrame) -> dict:
     if 0 < truth.sum() < truth.size:
         evaluation["roc_auc"] = roc_auc(truth, probability)
     return evaluation
-
-
-def plain_value(value: object) -> object:
-    return value.item() if isinstance(value, np.generic) else value
 
 
 def predict_series(

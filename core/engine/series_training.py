@@ -15,7 +15,6 @@ Example:
 from __future__ import annotations
 
 import math
-import time
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -24,24 +23,24 @@ import pandas as pd
 
 from core.data.splits import split_units
 from core.data.windows import SensorScaler
-from core.engine.image_pipeline import make_optimizer
+from core.engine.fit_results import fit_keeping_best
+from core.engine.image_pipeline import config_optimizer
 from core.engine.keras_progress import make_progress_callback
 from core.engine.precision import precision_scope, resolve_precision
-from core.engine.progress import CancellationToken, emit_train_end
+from core.engine.progress import CancellationToken
 from core.engine.series_anomaly import train_anomaly_detector
 from core.engine.series_config import (
     FAILURE_CLASS_NAMES,
-    LABEL_SOURCES,
     SERIES_TASKS,
     SeriesRunResult,
     SeriesTrainingConfig,
+    finish_series_run,
 )
 from core.engine.series_evaluation import (
     check_dataset,
     column_labels,
     evaluate_frame,
     evaluate_series,
-    plain_value,
     predict_series,
     row_targets,
     true_rul_rows,
@@ -51,7 +50,6 @@ from core.models.series import build_series_model
 
 __all__ = [
     "FAILURE_CLASS_NAMES",
-    "LABEL_SOURCES",
     "SERIES_TASKS",
     "SeriesRunResult",
     "SeriesTrainingConfig",
@@ -60,6 +58,10 @@ __all__ = [
     "predict_series",
     "train_series_model",
 ]
+
+
+# Schedule "plateau": epochs without a better monitored loss before the learning rate halves.
+SERIES_PLATEAU_PATIENCE = 5
 
 
 def _subset(frame: pd.DataFrame, units: np.ndarray) -> pd.DataFrame:
@@ -177,47 +179,25 @@ def train_series_model(
         )
     steps_per_epoch = math.ceil(len(train_windows) / config.batch_size)
     model.compile(
-        optimizer=make_optimizer(
-            config.optimizer,
-            config.learning_rate,
-            config.schedule,
-            total_steps=config.epochs * steps_per_epoch,
-        ),
+        optimizer=config_optimizer(config, steps_per_epoch),
         loss="mse" if is_rul else "binary_crossentropy",
         metrics=["mae"] if is_rul else ["accuracy"],
     )
     progress = make_progress_callback(listeners, cancellation, config.epochs, steps_per_epoch)
-    monitor = "val_loss" if validation_data is not None else "loss"
-    early_stopping = keras.callbacks.EarlyStopping(
-        monitor=monitor,
-        patience=config.early_stopping_patience or config.epochs,
-        restore_best_weights=True,
+    train_data = _dataset(
+        train_windows.inputs, train_windows.targets, config.batch_size, shuffle_seed=config.seed
     )
-    callbacks = [progress, early_stopping]
-    if config.schedule == "plateau":
-        callbacks.append(
-            keras.callbacks.ReduceLROnPlateau(monitor=monitor, factor=0.5, patience=5, min_lr=1e-6)
-        )
-    started = time.perf_counter()
-    history = model.fit(
-        _dataset(
-            train_windows.inputs, train_windows.targets, config.batch_size, shuffle_seed=config.seed
-        ),
-        validation_data=validation_data,
-        epochs=config.epochs,
-        callbacks=callbacks,
-        shuffle=False,  # The pipeline shuffles; Keras would only warn.
-        verbose=0,
+    fit = fit_keeping_best(
+        model,
+        train_data,
+        validation_data,
+        config,
+        progress,
+        plateau_patience=SERIES_PLATEAU_PATIENCE,
     )
-    seconds = time.perf_counter() - started
-    history_lists = {
-        key: [float(value) for value in values] for key, values in history.history.items()
-    }
-    epochs_run = max(len(history_lists.get("loss", [])), progress.epoch)
-    best_epoch = None if early_stopping.best_weights is None else early_stopping.best_epoch + 1
 
     evaluation, predictions = {}, pd.DataFrame()
-    if best_epoch is not None:
+    if fit.best_epoch is not None:
         if test is not None:
             evaluation, predictions = evaluate_series(model, scaler, config, *test)
         elif len(test_units):
@@ -226,28 +206,14 @@ def train_series_model(
                 model, scaler, config, test_frame, true_rul_rows(test_frame, None)
             )
     evaluation_units = test[0].units() if test is not None else test_units
-    result = SeriesRunResult(
-        model=model,
-        scaler=scaler,
-        config=config,
-        history=history_lists,
-        epochs_run=epochs_run,
-        best_epoch=best_epoch,
-        cancelled=progress.cancelled,
-        seconds=seconds,
+    return finish_series_run(
+        model,
+        scaler,
+        config,
+        fit,
+        (train_units, validation_units, evaluation_units),
+        listeners,
         evaluation=evaluation,
         predictions=predictions,
-        train_units=[plain_value(unit) for unit in train_units],
-        validation_units=[plain_value(unit) for unit in validation_units],
-        test_units=[plain_value(unit) for unit in evaluation_units],
         problems=problems,
     )
-    emit_train_end(
-        listeners,
-        epochs_run=epochs_run,
-        cancelled=result.cancelled,
-        best_epoch=best_epoch,
-        seconds=seconds,
-        history=history_lists,
-    )
-    return result

@@ -10,6 +10,7 @@ import csv
 import os
 from collections.abc import Iterable, Sequence
 from pathlib import Path
+from typing import Self
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -45,7 +46,20 @@ def rejected_path_for(path: str | os.PathLike) -> Path:
     return path.with_name(f"{path.stem}.rejected.csv")
 
 
-class CsvRowWriter:
+class _ClosedOnExit:
+    """A `with` block for a writer: it yields the writer and calls its `close()` at the end."""
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exception) -> None:
+        self.close()
+
+
+class CsvRowWriter(_ClosedOnExit):
     """Writes rows to a CSV file as they come, safe to open in a spreadsheet, flushed per call.
 
     Text cells starting with `=`, `+`, `-`, `@`, a tab or a carriage return get a leading
@@ -79,14 +93,8 @@ class CsvRowWriter:
     def close(self) -> None:
         self._handle.close()
 
-    def __enter__(self) -> CsvRowWriter:
-        return self
 
-    def __exit__(self, *exception) -> None:
-        self.close()
-
-
-class ParquetRowWriter:
+class ParquetRowWriter(_ClosedOnExit):
     """Writes prediction rows to Parquet, one row group per call, with a fixed schema.
 
     Args:
@@ -110,12 +118,6 @@ class ParquetRowWriter:
 
     def close(self) -> None:
         self._writer.close()
-
-    def __enter__(self) -> ParquetRowWriter:
-        return self
-
-    def __exit__(self, *exception) -> None:
-        self.close()
 
 
 def open_prediction_writer(path: str | os.PathLike, class_names: Sequence[str]):

@@ -8,6 +8,8 @@ Modules (the public surface is what each module's docstring names):
 - `image`: The engine behind the image training page: configuration, background work, results.
 - `image_anomaly`: The engine behind the anomaly training page: configuration, background work,
   results.
+- `job`: One background job's record: its state, its progress for the page, its result and the
+  release of that result's heavy part.
 - `manager`: Background jobs: training runs in worker threads that outlive page reruns and closed
   tabs.
 - `sensor`: Training from the sensor monitor page: settings, configs, background work, saved models.

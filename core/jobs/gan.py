@@ -6,7 +6,9 @@ config)` to the `JobManager`; the work loads the images at the GAN's size inside
 registered GAN (`gan_models`) then generates a zip (`core.engine.gan_generation.generate_zip`) or is
 tested by the "does it help" experiment (`make_benefit_work`, which runs
 `core.decisions.gan_benefit.run_gan_benefit`); `benefit_rows` turns its report into a per-class
-table. Nothing here imports Streamlit, and TensorFlow is only imported inside the jobs.
+table. Once released by the `JobManager`, a training result keeps `lightweight_gan_result(result)`
+(no generator, discriminator or images) and a report is kept whole. Nothing here imports
+Streamlit, and TensorFlow is only imported inside the jobs.
 
 Example:
     >>> config = gan_training_config(image_size=32, epochs=1)
@@ -31,6 +33,8 @@ from core.data.image_sources import SAMPLE, ImageSource
 from core.decisions.gan_benefit import run_gan_benefit
 from core.engine.gan_generation import GAN_TASK, GRID_COLUMNS
 from core.engine.gan_training import GanTrainingConfig, run_gan_training
+from core.jobs.image import released_dataset
+from core.jobs.job import RELEASED_MODEL
 from core.registry.store import ModelRegistry
 
 GAN_JOB_KIND = "train-gan"
@@ -58,15 +62,8 @@ LABEL_MARGIN = 90
 def gan_training_defaults() -> dict:
     """Default widget values (from `GanTrainingConfig()`) and the image sizes the page offers."""
     config = GanTrainingConfig()
-    return {
-        "image_size": config.image_size,
-        "image_sizes": list(PAGE_IMAGE_SIZES),
-        "epochs": config.epochs,
-        "batch_size": config.batch_size,
-        "per_class": config.per_class,
-        "holdout_fraction": config.holdout_fraction,
-        "seed": config.seed,
-    }
+    defaults = {name: getattr(config, name) for name in TRAINING_CHOICES}
+    return defaults | {"image_sizes": list(PAGE_IMAGE_SIZES)}
 
 
 def gan_training_config(**choices) -> GanTrainingConfig:
@@ -96,7 +93,7 @@ def make_gan_training_work(source: ImageSource, config: GanTrainingConfig) -> Ca
 
     The work loads the source as grayscale images of `config.image_size` pixels inside the job,
     trains with `core.engine.gan_training.run_gan_training` and returns its `GanRunResult` (None if
-    cancelled while loading).
+    cancelled while loading); its `lightweight` is `lightweight_gan_result`.
 
     Raises:
         ValueError: If `config` is invalid (checked now, before anything is queued).
@@ -114,7 +111,26 @@ def make_gan_training_work(source: ImageSource, config: GanTrainingConfig) -> Ca
         progress.set_message("Finished")
         return result
 
+    work.lightweight = lightweight_gan_result
     return work
+
+
+def lightweight_gan_result(result):
+    """What a released `GanRunResult` keeps: all but the generator, discriminator and images.
+
+    `gan_result_summary` works on it as on the full result; saving it raises ValueError.
+    """
+    if result is None:
+        return None
+    training = dataclasses.replace(
+        result.training, generator=RELEASED_MODEL, discriminator=RELEASED_MODEL
+    )
+    return dataclasses.replace(result, training=training, dataset=released_dataset(result.dataset))
+
+
+def _whole_report(report):
+    # A benefit report is plain JSON: a released one is kept whole.
+    return report
 
 
 def gan_jobs(manager, owner: str, kind: str | None = None) -> list:
@@ -297,6 +313,7 @@ def make_benefit_work(
         progress.set_message("Finished")
         return report
 
+    work.lightweight = _whole_report
     return work
 
 

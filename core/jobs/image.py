@@ -6,8 +6,10 @@ class folders, or uploaded images with a `filename,label` CSV manifest), shows
 values into a config with `training_config(...)` and submits `make_training_work(source, config)`
 to the `JobManager`. The work loads the images at the chosen size inside the job, so the page
 never blocks. Once the job has finished, `result_summary`, `confusion_cell_items` and
-`misclassified_items` give what the results section draws. Nothing here imports Streamlit, and
-TensorFlow is only imported inside the job.
+`misclassified_items` give what the results section draws; they also work on
+`lightweight_result(result)`, what the `JobManager` keeps once the result is released (no model,
+only the evaluated images). Nothing here imports Streamlit, and TensorFlow is only imported inside
+the job.
 
 Example:
     >>> source = zip_image_source("parts.zip", zip_bytes)
@@ -18,6 +20,7 @@ Example:
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import re
 import time
@@ -26,8 +29,10 @@ from pathlib import Path
 
 import numpy as np
 
+from core.data.config_checks import page_changes
 from core.data.image_sources import SAMPLE, ImageSource, display_image
 from core.engine.image_training import OPTIMIZERS, ImageTrainingConfig
+from core.jobs.job import RELEASED_MODEL
 from core.models.image import IMAGE_MODEL_PRESETS
 from core.workflows.image import run_image_training
 
@@ -74,10 +79,7 @@ def training_config(
     Raises:
         ValueError: If a choice is unknown or invalid (the message names it).
     """
-    changes = {key: value for key, value in choices.items() if value is not None}
-    unknown = sorted(set(changes) - set(PAGE_CHOICES))
-    if unknown:
-        raise ValueError(f"Expected choices among {list(PAGE_CHOICES)}. Received: {unknown}")
+    changes = page_changes(choices, PAGE_CHOICES)
     if image_size is not None:
         changes["image_size"] = (image_size, image_size)
     config = dataclasses.replace(ImageTrainingConfig(), **changes)
@@ -90,7 +92,8 @@ def make_training_work(source: ImageSource, config: ImageTrainingConfig) -> Call
     """Returns `work(progress, cancellation)` for `JobManager.submit`.
 
     The work loads the images at `config.image_size` inside the job, trains and evaluates with
-    `run_image_training`, and returns its `ImageRunResult` (None if cancelled while loading).
+    `run_image_training`, and returns its `ImageRunResult` (None if cancelled while loading);
+    its `lightweight` is `lightweight_result`.
 
     Raises:
         ValueError: If `config` is invalid (checked now, before anything is queued).
@@ -109,7 +112,72 @@ def make_training_work(source: ImageSource, config: ImageTrainingConfig) -> Call
         progress.set_message("Finished")
         return result
 
+    work.lightweight = lightweight_result
     return work
+
+
+class KeptImages:
+    """Some images of a dataset, indexed as in the full array; the others were let go.
+
+    Stands in for `dataset.images` in a released result: indexing with kept indices (an integer
+    or an array of them) returns what the full array did, any other index raises ValueError.
+
+    Args:
+        images: The dataset's images, (count, height, width, channels).
+        keep: Indices of the images to keep (may be empty).
+    """
+
+    def __init__(self, images: np.ndarray, keep):
+        self._kept = np.unique(np.asarray(keep, dtype=np.int64))
+        self._images = images[self._kept]  # A copy: the full array can be freed.
+        self.shape = images.shape
+        self.dtype = images.dtype
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    def __getitem__(self, index):
+        wanted = np.asarray(index)
+        if wanted.dtype.kind in "iu" and len(self._kept):
+            positions = np.minimum(np.searchsorted(self._kept, wanted), len(self._kept) - 1)
+            if np.all(self._kept[positions] == wanted):
+                return self._images[positions]
+        raise ValueError(
+            "Expected indices of the images a released result kept (its evaluated images). "
+            f"Received: index={index!r}"
+        )
+
+    def __array__(self, dtype=None, copy=None):
+        raise ValueError(
+            "Expected a dataset with all its images. Received: a released result that kept "
+            f"{len(self._kept)} of {len(self)} images"
+        )
+
+
+def released_dataset(dataset, keep=()):
+    """A shallow copy of `dataset` keeping only the images at `keep` (`KeptImages`); a dataset
+    without an `images` array (e.g. one streamed from disk) is returned as it is."""
+    images = getattr(dataset, "images", None)
+    if not isinstance(images, np.ndarray):
+        return dataset
+    released = copy.copy(dataset)
+    released.images = KeptImages(images, keep)
+    return released
+
+
+def lightweight_result(result):
+    """What a released `ImageRunResult` keeps: all but the model and the unevaluated images.
+
+    The results section (`result_summary`, `confusion_cell_items`, `misclassified_items`)
+    works on it as on the full result; saving it raises ValueError (there is no model).
+    """
+    if result is None:
+        return None
+    return dataclasses.replace(
+        result,
+        training=dataclasses.replace(result.training, model=RELEASED_MODEL),
+        dataset=released_dataset(result.dataset, _evaluated_indices(result)),
+    )
 
 
 def training_jobs(manager, owner: str) -> list:

@@ -6,8 +6,10 @@ turns its widget values into an `ImageAnomalyConfig` with `anomaly_config(...)` 
 `make_anomaly_work(source, config)` to the `JobManager`. The work loads the images at the chosen
 size inside the job, so the page never blocks; for the bundled sample it also passes the bundled
 defect masks, so the pixel AUROC is computed. Once the job has finished, `result_summary`,
-`score_table` and `sample_maps` give what the results section draws. Nothing here imports
-Streamlit, and TensorFlow is only imported inside the job and by `sample_maps`.
+`score_table` and `sample_maps` give what the results section draws; they also work on
+`lightweight_result(result)`, what the `JobManager` keeps once the result is released (no model,
+no images: `sample_maps` then returns no maps). Nothing here imports Streamlit, and TensorFlow is
+only imported inside the job and by `sample_maps`.
 
 Example:
     >>> source = sample_image_source()
@@ -30,7 +32,8 @@ from core.data.masks import bundled_mask_directory
 from core.data.validation import describe_value
 from core.inference.heatmaps import heatmap_overlay
 from core.inference.image_anomaly import ImageAnomalyPredictor
-from core.jobs.image import job_rows, queue_text
+from core.jobs.image import job_rows, queue_text, released_dataset
+from core.jobs.job import RELEASED_MODEL, is_released
 from core.models.image_anomaly import ANOMALY_METHODS
 from core.workflows.image_anomaly import (
     ANOMALY_CLASS,
@@ -47,6 +50,7 @@ __all__ = [
     "anomaly_jobs",
     "default_good_class",
     "job_rows",
+    "lightweight_result",
     "make_anomaly_work",
     "progress_text",
     "queue_text",
@@ -127,6 +131,19 @@ def anomaly_config(
     return config
 
 
+def lightweight_result(result):
+    """What a released `ImageAnomalyRunResult` keeps: all but the model and the images.
+
+    `result_summary`, `score_table` and `score_groups` work on it as on the full result;
+    `sample_maps` returns no maps and saving raises ValueError (there is no model).
+    """
+    if result is None:
+        return None
+    return dataclasses.replace(
+        result, model=RELEASED_MODEL, dataset=released_dataset(result.dataset)
+    )
+
+
 @dataclasses.dataclass(frozen=True)
 class AnomalyWork:
     """The work of one anomaly training job: `work(progress, cancellation)`.
@@ -160,6 +177,9 @@ class AnomalyWork:
         )
         progress.set_message("Finished")
         return result
+
+    # Static: a bound method would keep the work, and with it the upload, alive.
+    lightweight = staticmethod(lightweight_result)
 
 
 def make_anomaly_work(
@@ -304,7 +324,7 @@ def sample_maps(result, limit: int = 4) -> list[dict]:
     Returns:
         `[{"title", "items": [{"name", "true_class", "score", "verdict", "image", "overlay"}]}]`;
         `image` is the test image for display, `overlay` a uint8 RGB array; empty groups are
-        left out.
+        left out, and a released result (`lightweight_result`) has none.
 
     Raises:
         ValueError: If `limit` is not a positive integer.
@@ -314,6 +334,8 @@ def sample_maps(result, limit: int = 4) -> list[dict]:
             f"Expected `limit` to be a positive integer. Received: limit={describe_value(limit)}"
         )
 
+    if is_released(result.model):
+        return []
     items = sorted(_test_items(result), key=lambda item: -item["score"])
     defects = [item for item in items if item["is_defect"]]
     highest = defects[:limit]

@@ -5,115 +5,38 @@ that a submission is refused with a clear message, never silently dropped. Each 
 owner (one browser session's token) and is only ever listed for that owner. The worker reports
 through the `core.engine.progress` listener interface into a `JobProgress`, whose `snapshot()` a
 page polls; nothing here touches Streamlit.
+
+Memory: a finished job drops its work closure at once (it may hold the user's upload and arrays).
+Its result (a trained model, data sets) is released, keeping only what the work's
+`lightweight(result)` returns, by `release_result` once the page has saved it, or after
+`result_idle_seconds` without a read of `job.result`. A released job stays listed with its state
+and progress; `job.result_released` and `job.release_reason` say what happened.
 """
 
 from __future__ import annotations
 
 import collections
-import dataclasses
+import gc
+import numbers
 import threading
 import time
 import traceback
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 
 from core.engine.progress import CancellationToken
-
-QUEUED, RUNNING, SUCCEEDED, FAILED, CANCELLED = (
-    "queued",
-    "running",
-    "succeeded",
-    "failed",
-    "cancelled",
+from core.jobs.job import (
+    CANCELLED,
+    DEFAULT_RESULT_IDLE_SECONDS,
+    FAILED,
+    RELEASE_REASONS,
+    RELEASED_IDLE,
+    RELEASED_SAVED,
+    RUNNING,
+    SUCCEEDED,
+    Job,
+    JobProgress,
 )
-FINISHED_STATES = (SUCCEEDED, FAILED, CANCELLED)
-# Per-batch points kept for the live curve; older ones are thinned so a long run stays light.
-MAX_BATCH_POINTS = 2_000
-
-
-class JobProgress:
-    """A thread-safe record of training progress, fed as a `core.engine.progress` listener."""
-
-    def __init__(self):
-        self._lock = threading.Lock()
-        self.total_epochs = 0
-        self.steps_per_epoch: int | None = None
-        self.epoch = 0
-        self.step = 0
-        self.epoch_history: dict[str, list[float]] = collections.defaultdict(list)
-        self.batch_points: list[dict[str, float]] = []
-        self.message = ""
-        self.images: dict | None = None
-
-    def on_train_begin(self, total_epochs: int, steps_per_epoch: int | None) -> None:
-        with self._lock:
-            self.total_epochs = total_epochs
-            self.steps_per_epoch = steps_per_epoch
-
-    def on_batch_end(self, epoch: int, step: int, logs: Mapping[str, float]) -> None:
-        with self._lock:
-            self.epoch, self.step = epoch, step
-            fraction = (epoch - 1) + (step / self.steps_per_epoch if self.steps_per_epoch else 0)
-            self.batch_points.append({"epoch": fraction, **logs})
-            if len(self.batch_points) > MAX_BATCH_POINTS:
-                self.batch_points = self.batch_points[::2]
-
-    def on_epoch_end(self, epoch: int, logs: Mapping[str, float]) -> None:
-        with self._lock:
-            self.epoch = epoch
-            self.step = self.steps_per_epoch or self.step
-            for key, value in logs.items():
-                self.epoch_history[key].append(value)
-
-    def on_images(self, epoch: int, image) -> None:
-        """Keeps the latest picture a run drew (e.g. a GAN's sample grid) for the page."""
-        with self._lock:
-            self.images = {"epoch": epoch, "image": image}
-
-    def set_message(self, message: str) -> None:
-        with self._lock:
-            self.message = message
-
-    def snapshot(self) -> dict:
-        """A consistent copy: position, totals, fraction done, per-epoch and per-batch metrics."""
-        with self._lock:
-            total_steps = (self.steps_per_epoch or 0) * self.total_epochs
-            done_steps = (self.epoch - 1) * (self.steps_per_epoch or 0) + self.step
-            fraction = min(done_steps / total_steps, 1.0) if total_steps and self.epoch else 0.0
-            return {
-                "epoch": self.epoch,
-                "step": self.step,
-                "total_epochs": self.total_epochs,
-                "steps_per_epoch": self.steps_per_epoch,
-                "fraction": max(fraction, 0.0),
-                "epoch_history": {key: list(values) for key, values in self.epoch_history.items()},
-                "batch_points": list(self.batch_points),
-                "message": self.message,
-                "images": dict(self.images) if self.images else None,
-            }
-
-
-@dataclasses.dataclass
-class Job:
-    """One background job. Read its state through `JobManager`; only the worker writes it."""
-
-    job_id: str
-    owner: str
-    kind: str
-    description: str
-    work: Callable[[JobProgress, CancellationToken], object]
-    progress: JobProgress = dataclasses.field(default_factory=JobProgress)
-    cancellation: CancellationToken = dataclasses.field(default_factory=CancellationToken)
-    state: str = QUEUED
-    result: object = None
-    error: str | None = None
-    submitted_at: float = dataclasses.field(default_factory=time.time)
-    started_at: float | None = None
-    finished_at: float | None = None
-
-    @property
-    def finished(self) -> bool:
-        return self.state in FINISHED_STATES
 
 
 class JobRefused(ValueError):
@@ -126,15 +49,41 @@ class JobManager:
     Args:
         max_running: Jobs that may run at once (default 1: training saturates a small CPU).
         max_queued: Jobs that may wait (default 3); further submissions are refused.
+        result_idle_seconds: A finished job's result is released after this long without a
+            read of `job.result` (default 30 minutes); None keeps results until
+            `release_result`.
+        clock: The idle clock, in seconds (default `time.monotonic`; tests pass a fake one).
+
+    Raises:
+        ValueError: If a bound is not an integer in range, or `result_idle_seconds` is not a
+            positive number or None.
     """
 
-    def __init__(self, max_running: int = 1, max_queued: int = 3):
+    def __init__(
+        self,
+        max_running: int = 1,
+        max_queued: int = 3,
+        *,
+        result_idle_seconds: float | None = DEFAULT_RESULT_IDLE_SECONDS,
+        clock: Callable[[], float] = time.monotonic,
+    ):
         if not isinstance(max_running, int) or max_running < 1:
             raise ValueError(f"Expected max_running >= 1. Received: max_running={max_running!r}")
         if not isinstance(max_queued, int) or max_queued < 0:
             raise ValueError(f"Expected max_queued >= 0. Received: max_queued={max_queued!r}")
+        if result_idle_seconds is not None and (
+            isinstance(result_idle_seconds, bool)
+            or not isinstance(result_idle_seconds, numbers.Real)
+            or not result_idle_seconds > 0
+        ):
+            raise ValueError(
+                "Expected result_idle_seconds to be a number > 0 or None. "
+                f"Received: result_idle_seconds={result_idle_seconds!r}"
+            )
         self.max_running = max_running
         self.max_queued = max_queued
+        self.result_idle_seconds = result_idle_seconds
+        self._clock = clock
         self._lock = threading.Lock()
         self._jobs: dict[str, Job] = {}
         self._queue: collections.deque[str] = collections.deque()
@@ -147,12 +96,25 @@ class JobManager:
         work: Callable[[JobProgress, CancellationToken], object],
         *,
         description: str = "",
+        lightweight: Callable[[object], object] | None = None,
     ) -> Job:
         """Queues `work(progress, cancellation)` for `owner`; it starts when a slot is free.
+
+        Args:
+            owner: The session token the job belongs to.
+            kind: The job's kind (pages list their own kinds).
+            work: The work; dropped as soon as the job finishes.
+            description: For job lists.
+            lightweight: `lightweight(result)` returns what of the result to keep once it is
+                released (see `release_result`). Default: `work.lightweight` when the work has
+                one, else nothing is kept.
 
         Raises:
             JobRefused: If `max_queued` jobs are already waiting.
         """
+        if lightweight is None:
+            lightweight = getattr(work, "lightweight", None)
+        self._release_idle_results()
         with self._lock:
             if len(self._running) >= self.max_running and len(self._queue) >= self.max_queued:
                 raise JobRefused(
@@ -161,7 +123,15 @@ class JobManager:
                     f"{self.max_queued} queued). Received: a new '{kind}' job; try again when "
                     "one finishes."
                 )
-            job = Job(uuid.uuid4().hex[:12], owner, kind, description, work)
+            job = Job(
+                uuid.uuid4().hex[:12],
+                owner,
+                kind,
+                description,
+                work,
+                lightweight=lightweight,
+                _clock=self._clock,
+            )
             self._jobs[job.job_id] = job
             self._queue.append(job.job_id)
             self._start_waiting_jobs()
@@ -172,7 +142,7 @@ class JobManager:
         while self._queue and len(self._running) < self.max_running:
             job = self._jobs[self._queue.popleft()]
             if job.cancellation.cancelled:
-                job.state, job.finished_at = CANCELLED, time.time()
+                self._finish(job, CANCELLED)
                 continue
             job.state, job.started_at = RUNNING, time.time()
             thread = threading.Thread(
@@ -182,10 +152,17 @@ class JobManager:
                 thread.start()
             except RuntimeError as error:
                 # Out of threads: the job fails visibly rather than holding its slot forever.
-                job.error, job.state = f"RuntimeError: {error}", FAILED
-                job.finished_at = time.time()
+                self._finish(job, FAILED, error=f"RuntimeError: {error}")
                 continue
             self._running.add(job.job_id)
+
+    def _finish(self, job: Job, state: str, result: object = None, error: str | None = None):
+        # Called with the lock held. The state is set last: `wait` polls it without the lock.
+        job._result, job.error, job.finished_at = result, error, time.time()
+        job._used_at = self._clock()
+        # The work may capture the user's upload (e.g. a 60 MB zip) and data arrays: let go.
+        job.work = None
+        job.state = state
 
     def _run(self, job: Job) -> None:
         result, state, error = None, FAILED, None
@@ -200,10 +177,82 @@ class JobManager:
             job.progress.set_message(traceback.format_exc(limit=5))
         finally:
             with self._lock:
-                job.result, job.error, job.finished_at = result, error, time.time()
-                job.state = state
+                self._finish(job, state, result, error)
                 self._running.discard(job.job_id)
                 self._start_waiting_jobs()
+
+    def release_result(self, owner: str, job_id: str, *, reason: str = RELEASED_SAVED) -> Job:
+        """Drops the heavy part of a finished job's result; pages call it once it is saved.
+
+        The job stays listed with its state and progress; its `result` becomes the work's
+        `lightweight(result)` view (None without one) and `result_released` turns true.
+        Releasing a released job, or one without a result, changes nothing.
+
+        Args:
+            owner: The session token the job belongs to.
+            job_id: The job.
+            reason: "saved" (default) or "idle", kept as `job.release_reason`.
+
+        Returns:
+            The job.
+
+        Raises:
+            KeyError: If there is no such job for this owner.
+            ValueError: If the job has not finished or `reason` is unknown.
+        """
+        if reason not in RELEASE_REASONS:
+            raise ValueError(
+                f"Expected reason among {list(RELEASE_REASONS)}. Received: reason={reason!r}"
+            )
+        job = self.get(owner, job_id)
+        with self._lock:
+            if not job.finished:
+                raise ValueError(
+                    f"Expected a finished job. Received: job_id={job_id!r} in state {job.state!r}"
+                )
+            released = self._release(job, reason)
+        if released:
+            gc.collect()  # Keras models are reference cycles: free them now, not someday.
+        return job
+
+    def _release(self, job: Job, reason: str) -> bool:
+        # Called with the lock held; returns whether anything was released.
+        if job.result_released or job._result is None:
+            return False
+        kept = None
+        if job.lightweight is not None:
+            try:
+                kept = job.lightweight(job._result)
+            except Exception as error:
+                # Memory first: the result goes whole; the job says why in its message.
+                job.progress.set_message(
+                    f"Released the whole result: its lightweight view failed with "
+                    f"{type(error).__name__}: {error}"
+                )
+        # One assignment: a page reading `job.result` meanwhile sees the full or the kept view.
+        job._result, job.lightweight = kept, None
+        job.release_reason = reason
+        return True
+
+    def _release_idle_results(self) -> None:
+        # The idle sweep runs lazily at the start of `submit`, `get` and `jobs_for` rather than
+        # on a timer thread: memory only grows when a job runs, and every submission sweeps
+        # first, so idle results never pile up, and there is no thread to start, stop or leak
+        # across Streamlit reruns and tests. Pages polling a job also sweep every second.
+        if self.result_idle_seconds is None:
+            return
+        now = self._clock()
+        with self._lock:
+            released = [
+                job
+                for job in self._jobs.values()
+                if job.finished
+                and job._used_at is not None
+                and now - job._used_at >= self.result_idle_seconds
+                and self._release(job, RELEASED_IDLE)
+            ]
+        if released:
+            gc.collect()
 
     def get(self, owner: str, job_id: str) -> Job:
         """Returns the owner's job.
@@ -211,6 +260,7 @@ class JobManager:
         Raises:
             KeyError: If there is no such job for this owner (other owners' jobs are invisible).
         """
+        self._release_idle_results()
         with self._lock:
             job = self._jobs.get(job_id)
         if job is None or job.owner != owner:
@@ -219,6 +269,7 @@ class JobManager:
 
     def jobs_for(self, owner: str) -> list[Job]:
         """The owner's jobs, newest first."""
+        self._release_idle_results()
         with self._lock:
             jobs = [job for job in self._jobs.values() if job.owner == owner]
         return sorted(jobs, key=lambda job: job.submitted_at, reverse=True)
@@ -237,7 +288,7 @@ class JobManager:
         with self._lock:
             if job.job_id in self._queue:
                 self._queue.remove(job.job_id)
-                job.state, job.finished_at = CANCELLED, time.time()
+                self._finish(job, CANCELLED)
         return job
 
     def wait(self, owner: str, job_id: str, timeout: float | None = None) -> Job:

@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from core.data.config_checks import page_changes
 from core.data.sensor_sources import (
     EvaluationData,
     SeriesSource,
@@ -33,7 +34,13 @@ from core.data.sensor_sources import (
 from core.data.series import ColumnMapping
 from core.data.validation import describe_value
 from core.engine.series_training import SERIES_TASKS, SeriesTrainingConfig, column_labels
-from core.jobs.sensor_results import FAILURE_CLASSES, MonitorRun, add_detection, run_from_training
+from core.jobs.sensor_results import (
+    FAILURE_CLASSES,
+    MonitorRun,
+    add_detection,
+    lightweight_run,
+    run_from_training,
+)
 from core.metrics.evaluation import evaluate_classification
 from core.metrics.series import evaluate_binary_flags, evaluate_regression
 from core.models.series import SERIES_MODEL_PRESETS
@@ -104,10 +111,7 @@ def training_config(**choices) -> SeriesTrainingConfig:
     Raises:
         ValueError: If a choice is unknown or invalid (the message names it).
     """
-    changes = {key: value for key, value in choices.items() if value is not None}
-    unknown = sorted(set(changes) - set(PAGE_CHOICES))
-    if unknown:
-        raise ValueError(f"Expected choices among {list(PAGE_CHOICES)}. Received: {unknown}")
+    changes = page_changes(choices, PAGE_CHOICES)
     for key in ("window", "epochs", "batch_size", "horizon"):
         # Number inputs hand over floats such as 30.0: the config wants integers.
         if isinstance(changes.get(key), float) and changes[key].is_integer():
@@ -131,7 +135,7 @@ def make_training_work(
 
     The work reads the data inside the job, trains with `run_series_training` (evaluating on
     `evaluation` when given, else on held-out units), and returns a `MonitorRun` (None if
-    cancelled while reading).
+    cancelled while reading); its `lightweight` is `lightweight_run`.
 
     Raises:
         ValueError: If `config` is invalid (checked now, before anything is queued).
@@ -172,6 +176,7 @@ def make_training_work(
         progress.set_message("Finished")
         return run
 
+    work.lightweight = lightweight_run
     return work
 
 

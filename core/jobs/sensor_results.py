@@ -4,8 +4,9 @@ A `MonitorRun` holds what a model said about a set of machines (per-cycle predic
 that was when the truth is known (evaluation), and for a trained model the training run itself.
 `run_from_training` wraps a `SeriesRunResult` (scoring live data for anomaly detection);
 `core.jobs.sensor.score_saved_model` builds one from a registered model. The `*_view` functions
-return the plain frames and dicts each results section draws. Pure pandas; TensorFlow only
-runs inside the model calls.
+return the plain frames and dicts each results section draws; they also work on
+`lightweight_run(run)`, what the `JobManager` keeps once a trained run is released (no model).
+Pure pandas; TensorFlow only runs inside the model calls.
 
 Example:
     >>> run = run_from_training(result, "rul, conv1d on sample train.csv")
@@ -24,6 +25,7 @@ import pandas as pd
 from core.charts.training import series_training_curves
 from core.decisions.maintenance import maintenance_table
 from core.engine.series_anomaly import anomaly_scores
+from core.jobs.job import RELEASED_MODEL
 from core.metrics.anomalies import evaluate_anomalies, flagged_stretches
 
 FAILURE_CLASSES = ["healthy", "failing"]
@@ -119,6 +121,15 @@ def run_from_training(result, description: str, *, test=None, truth=None) -> Mon
         )
         add_detection(run, truth)
     return run
+
+
+def lightweight_run(run: MonitorRun | None) -> MonitorRun | None:
+    """What a released `MonitorRun` keeps: all but the trained model (saving it then raises
+    ValueError); the views and `run_summary` work on it as on the full run."""
+    if run is None or run.training is None:
+        return run
+    training = dataclasses.replace(run.training, model=RELEASED_MODEL)
+    return dataclasses.replace(run, training=training)
 
 
 def add_detection(run: MonitorRun, labels: pd.DataFrame | None) -> None:

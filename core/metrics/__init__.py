@@ -3,8 +3,8 @@ scores. numpy and pandas only.
 
 Modules (the public surface is what each module's docstring names):
 
-- `anomalies`: Anomaly flags against known anomalous stretches: label loading and per-step/per-event
-  scores.
+- `anomalies`: Anomaly flags: flagged stretches, and flags against known stretches (per step and per
+  event).
 - `counts`: Checked metric inputs, and the counts every metric builds on.
 - `evaluation`: Evaluation metrics for classifiers, remaining-useful-life regressors and anomaly
   flags.

@@ -15,8 +15,10 @@ Example:
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
+
+from core.data import config_checks
 
 FLIP_MODES = ("none", "horizontal", "vertical", "horizontal_and_vertical")
 DEFAULT_IMAGE_MODEL = "defect_cnn"
@@ -31,8 +33,17 @@ DEFECT_CNN_DROPOUT = 0.3
 DEFECT_CNN_NORM_MOMENTUM = 0.9
 
 
+# Largest value of each augmentation factor.
+FACTOR_LIMITS = {
+    "rotation_factor": 0.5,
+    "translation_factor": 0.5,
+    "brightness_factor": 1.0,
+    "contrast_factor": 1.0,
+}
+
+
 @dataclasses.dataclass
-class AugmentationConfig:
+class AugmentationConfig(config_checks.DictRoundTripMixin):
     """Random transformations applied to training images inside the model.
 
     The defaults (flips only) won on the NEU steel-defect set: adding rotation, shifts, and
@@ -58,54 +69,20 @@ class AugmentationConfig:
     contrast_factor: float = 0.0
 
     def validate(self) -> AugmentationConfig:
-        """Checks every field; returns self.
-
-        Raises:
-            ValueError: A field is out of range.
-        """
-        if not isinstance(self.enabled, bool):
-            raise ValueError(
-                f"Expected `enabled` to be True or False. Received: enabled={self.enabled!r}"
-            )
-        if self.flip not in FLIP_MODES:
-            raise ValueError(
-                f"Expected `flip` to be one of {list(FLIP_MODES)}. Received: flip={self.flip!r}"
-            )
-        limits = {
-            "rotation_factor": 0.5,
-            "translation_factor": 0.5,
-            "brightness_factor": 1.0,
-            "contrast_factor": 1.0,
-        }
-        for name, limit in limits.items():
+        """Checks every field; returns self. A ValueError names the field at fault."""
+        config_checks.require_field(
+            isinstance(self.enabled, bool), "to be True or False", self, "enabled"
+        )
+        config_checks.require_choices(self, {"flip": FLIP_MODES})
+        for name, limit in FACTOR_LIMITS.items():
             value = getattr(self, name)
-            if (
-                isinstance(value, bool)
-                or not isinstance(value, int | float)
-                or not 0 <= value <= limit
-            ):
-                raise ValueError(
-                    f"Expected `{name}` to be a number between 0 and {limit}. "
-                    f"Received: {name}={value!r}"
-                )
+            config_checks.require_field(
+                config_checks.is_number(value) and 0 <= value <= limit,
+                f"to be a number between 0 and {limit}",
+                self,
+                name,
+            )
         return self
-
-    def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
-
-    @classmethod
-    def from_dict(cls, values: Mapping[str, Any]) -> AugmentationConfig:
-        """Builds a config from `to_dict()` output; unknown keys raise ValueError."""
-        return dataclass_from_dict(cls, values)
-
-
-def dataclass_from_dict(cls, values: Mapping[str, Any]):
-    """Builds dataclass `cls` from a mapping; unknown keys raise ValueError naming them."""
-    known = {field.name for field in dataclasses.fields(cls)}
-    unknown = sorted(set(values) - known)
-    if unknown:
-        raise ValueError(f"Expected keys among {sorted(known)}. Received unknown keys: {unknown}")
-    return cls(**dict(values))
 
 
 def _validate_arguments(input_shape: Sequence[int], number_of_classes: int) -> tuple[int, int, int]:
@@ -113,7 +90,7 @@ def _validate_arguments(input_shape: Sequence[int], number_of_classes: int) -> t
     if (
         shape is None
         or len(shape) != 3
-        or not all(isinstance(side, int) and not isinstance(side, bool) for side in shape)
+        or not all(map(config_checks.is_integer, shape))
         or shape[2] not in (1, 3)
         or min(shape[:2]) < 8
     ):
@@ -121,11 +98,7 @@ def _validate_arguments(input_shape: Sequence[int], number_of_classes: int) -> t
             "Expected `input_shape` to be (height, width, channels) with sides >= 8 and 1 or 3 "
             f"channels. Received: input_shape={input_shape!r}"
         )
-    if (
-        isinstance(number_of_classes, bool)
-        or not isinstance(number_of_classes, int)
-        or (number_of_classes < 2)
-    ):
+    if not config_checks.is_integer(number_of_classes) or number_of_classes < 2:
         raise ValueError(
             "Expected `number_of_classes` to be an integer >= 2. "
             f"Received: number_of_classes={number_of_classes!r}"
@@ -155,43 +128,24 @@ def augmentation_layers(augmentation: AugmentationConfig | None, seed: int | Non
     result = []
     if augmentation.flip != "none":
         result.append(layers.RandomFlip(augmentation.flip, seed=layer_seed(1), name="random_flip"))
-    if augmentation.rotation_factor > 0:
-        result.append(
-            layers.RandomRotation(
-                augmentation.rotation_factor,
-                fill_mode="reflect",
-                seed=layer_seed(2),
-                name="random_rotation",
-            )
-        )
-    if augmentation.translation_factor > 0:
-        result.append(
-            layers.RandomTranslation(
-                augmentation.translation_factor,
-                augmentation.translation_factor,
-                fill_mode="reflect",
-                seed=layer_seed(3),
-                name="random_translation",
-            )
-        )
-    if augmentation.brightness_factor > 0:
-        result.append(
-            layers.RandomBrightness(
-                augmentation.brightness_factor,
-                value_range=(0.0, 1.0),
-                seed=layer_seed(4),
-                name="random_brightness",
-            )
-        )
-    if augmentation.contrast_factor > 0:
-        result.append(
-            layers.RandomContrast(
-                augmentation.contrast_factor,
-                value_range=(0.0, 1.0),
-                seed=layer_seed(5),
-                name="random_contrast",
-            )
-        )
+    # One layer per factor above 0, in this order (seed offsets 2 to 5): the layer, the names
+    # of its factor arguments, and its other options.
+    factor_layers = {
+        "rotation_factor": (layers.RandomRotation, ("factor",), {"fill_mode": "reflect"}),
+        "translation_factor": (
+            layers.RandomTranslation,
+            ("height_factor", "width_factor"),
+            {"fill_mode": "reflect"},
+        ),
+        "brightness_factor": (layers.RandomBrightness, ("factor",), {"value_range": (0.0, 1.0)}),
+        "contrast_factor": (layers.RandomContrast, ("factor",), {"value_range": (0.0, 1.0)}),
+    }
+    for offset, (name, (layer, factor_names, options)) in enumerate(factor_layers.items(), 2):
+        factor = getattr(augmentation, name)
+        if factor > 0:
+            arguments = dict.fromkeys(factor_names, factor) | options
+            layer_name = "random_" + name.removesuffix("_factor")
+            result.append(layer(**arguments, seed=layer_seed(offset), name=layer_name))
     return result
 
 

@@ -1,9 +1,9 @@
 """The model registry: a directory of `<name>/<version>/` holding `model.keras` + `metadata.json`.
 
-A version directory appears in one `os.rename` of a complete, fsynced staging directory, so a
-reader never sees half a model, and concurrent writers (threads or processes) claim distinct
-versions. Listing reads JSON only; TensorFlow is imported by the methods that need it. Export
-formats live in `core.deploy.export`, to which `ModelRegistry.export` delegates.
+Saving, listing, loading, deleting and exporting go through `ModelRegistry`. A save appears in one
+atomic rename and concurrent writers claim distinct versions (`core.registry.writing`). Listing
+reads JSON only; TensorFlow is imported by the methods that need it. Export formats live in
+`core.deploy.export`, to which `ModelRegistry.export` delegates.
 
 Example:
 
@@ -16,24 +16,17 @@ from __future__ import annotations
 
 import builtins
 import contextlib
-import errno
-import json
 import os
 import shutil
-import time
-import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from core.data.atomic_files import fsync_directory, fsync_file, write_bytes_atomically
 from core.data.validation import RejectedFile, describe_value
 from core.deploy.export import ExportFormat, export_model, validate_export_format
+from core.registry import writing
 from core.registry.metadata import (
-    METADATA_FILENAME,
-    MODEL_FILENAME,
     ModelRecord,
     dataset_fingerprint,
-    is_version_directory_name,
     now_iso,
     parse_model_reference,
     resolve_registry_directory,
@@ -55,12 +48,6 @@ __all__ = [
     "resolve_registry_directory",
     "validate_metadata",
 ]
-
-STAGING_DIRECTORY = ".staging"
-TRASH_DIRECTORY = ".trash"
-# Staging or trash entries older than this are leftovers of a crashed writer.
-LEFTOVER_AGE_SECONDS = 3600
-_CLAIM_ATTEMPTS = 1000
 
 
 class ModelRegistry:
@@ -193,7 +180,7 @@ class ModelRegistry:
         }
         metadata = validate_metadata(metadata)
         _check_input_shape(model, metadata, name)
-        return self._stage_and_claim(name, metadata, model.save)
+        return writing.stage_and_claim(self.directory, name, metadata, model.save)
 
     def import_model_file(self, model_path: str | os.PathLike, name: str, metadata: dict):
         """Registers an existing `.keras` file (e.g. a bundled demo model) as the next version.
@@ -212,25 +199,9 @@ class ModelRegistry:
                 f"Expected an existing .keras model file. Received: model_path='{source}'"
             )
         metadata = validate_metadata({**metadata, "name": name, "version": 1})
-        return self._stage_and_claim(name, metadata, lambda target: shutil.copyfile(source, target))
-
-    def _stage_and_claim(self, name: str, metadata: dict, write_model) -> ModelRecord:
-        self._clean_leftovers()
-        staging_root = self.directory / STAGING_DIRECTORY
-        staging_root.mkdir(parents=True, exist_ok=True)
-        staged = staging_root / uuid.uuid4().hex
-        staged.mkdir()
-        try:
-            model_path = staged / MODEL_FILENAME
-            write_model(model_path)
-            fsync_file(model_path)
-            if contains_lambda_layer(model_path):
-                raise lambda_refusal("save", name, f"name={name!r}")
-            return self._claim_version(staged, name, metadata)
-        finally:
-            # After a successful claim `staged` no longer exists; after a failure it is removed
-            # so that nothing partial stays behind.
-            shutil.rmtree(staged, ignore_errors=True)
+        return writing.stage_and_claim(
+            self.directory, name, metadata, lambda target: shutil.copyfile(source, target)
+        )
 
     def delete(self, reference_or_name: str, version: int | None = None) -> list[ModelRecord]:
         """Deletes one version, or every version of a name when the reference is a bare name.
@@ -249,10 +220,10 @@ class ModelRegistry:
             records, _ = scan_model(self.directory, name)
             if not (self.directory / name).is_dir():
                 self.get(name)  # Raises the error listing the known names.
-            self._move_to_trash(self.directory / name)
+            writing.move_to_trash(self.directory, self.directory / name)
             return records
         record = self.get(name, version)  # "name:latest" deletes the latest version only.
-        self._move_to_trash(record.path)
+        writing.move_to_trash(self.directory, record.path)
         # The name directory goes when its last version does; a concurrent save recreates it.
         with contextlib.suppress(OSError):
             os.rmdir(self.directory / name)
@@ -317,82 +288,6 @@ class ModelRegistry:
                 )
             referenced_version = version
         return name, referenced_version
-
-    def _claim_version(self, staged: Path, name: str, metadata: dict) -> ModelRecord:
-        """Renames `staged` to the next free version of `name`, retrying when another writer
-        claims the same number first."""
-        name_directory = self.directory / name
-        for _ in range(_CLAIM_ATTEMPTS):
-            # Another process may remove the staging directory (e.g. a person clearing it);
-            # claiming what is left would register a version without its model.
-            if not (staged / MODEL_FILENAME).is_file():
-                raise _lost_staging_error(staged)
-            name_directory.mkdir(parents=True, exist_ok=True)
-            version = _next_version(name_directory)
-            metadata = {**metadata, "version": version}
-            try:
-                write_bytes_atomically(
-                    staged / METADATA_FILENAME,
-                    json.dumps(metadata, indent=2, ensure_ascii=False).encode("utf-8"),
-                    create_parent=False,
-                )
-                fsync_directory(staged)
-            except FileNotFoundError as error:
-                raise _lost_staging_error(staged) from error
-            target = name_directory / str(version)
-            try:
-                # A directory rename fails when the target exists and is not empty (a claimed
-                # version always holds files), which makes it an atomic claim of the number.
-                os.rename(staged, target)
-            except OSError as error:
-                if error.errno in (errno.EEXIST, errno.ENOTEMPTY, errno.ENOENT):
-                    # Taken by another writer, or the name directory was just deleted (or the
-                    # staging directory, which the next attempt reports).
-                    continue
-                raise
-            # The new entry, and the name directory's own entry when it is new, reach the disk.
-            fsync_directory(name_directory)
-            fsync_directory(self.directory)
-            return ModelRecord(name=name, version=version, path=target, metadata=metadata)
-        raise OSError(
-            f"Expected to claim a version of '{name}' within {_CLAIM_ATTEMPTS} attempts. "
-            f"Received: directory={str(name_directory)!r}"
-        )
-
-    def _move_to_trash(self, path: Path) -> None:
-        trash_root = self.directory / TRASH_DIRECTORY
-        trash_root.mkdir(parents=True, exist_ok=True)
-        trashed = trash_root / uuid.uuid4().hex
-        os.rename(path, trashed)
-        shutil.rmtree(trashed, ignore_errors=True)
-
-    def _clean_leftovers(self) -> None:
-        """Removes staging and trash entries that crashed writers left more than an hour ago."""
-        oldest_allowed = time.time() - LEFTOVER_AGE_SECONDS
-        for hidden in (STAGING_DIRECTORY, TRASH_DIRECTORY):
-            try:
-                entries = builtins.list(os.scandir(self.directory / hidden))
-            except FileNotFoundError:
-                continue
-            for entry in entries:
-                with contextlib.suppress(OSError):
-                    if entry.stat(follow_symlinks=False).st_mtime < oldest_allowed:
-                        shutil.rmtree(entry.path, ignore_errors=True)
-
-
-def _lost_staging_error(staged: Path) -> FileNotFoundError:
-    return FileNotFoundError(
-        f"Expected the staging directory of the save to hold {MODEL_FILENAME} until the version "
-        "is claimed; another process removed it, so nothing was registered. "
-        f"Received: staged={str(staged)!r}"
-    )
-
-
-def _next_version(name_directory: Path) -> int:
-    versions = [
-        int(entry) for entry in os.listdir(name_directory) if is_version_directory_name(entry)
-    ]
-    return max(versions, default=0) + 1
 
 
 def _check_input_shape(model, metadata: dict, name: str) -> None:

@@ -10,11 +10,14 @@
 - `core.ui.tour`: the guided demo's banner.
 
 No other `core` module imports Streamlit.
+
+
 """
 
 from core.ui.caches import (
     MAX_QUEUED_JOBS_VARIABLE,
     MAX_RUNNING_JOBS_VARIABLE,
+    RESULT_IDLE_SECONDS_VARIABLE,
     inspect_sample_data,
     inspect_uploads,
     job_manager,
@@ -24,7 +27,7 @@ from core.ui.caches import (
     sample_sensor_frame,
     series_predictor,
 )
-from core.ui.jobs import cancel_control, job_picker, queued_notice
+from core.ui.jobs import cancel_control, job_picker, queued_notice, released_notice
 from core.ui.session import (
     LOGOUT_KEY,
     SESSION_TOKEN_KEY,
@@ -55,6 +58,7 @@ __all__ = [
     "LOGOUT_KEY",
     "MAX_QUEUED_JOBS_VARIABLE",
     "MAX_RUNNING_JOBS_VARIABLE",
+    "RESULT_IDLE_SECONDS_VARIABLE",
     "SESSION_TOKEN_KEY",
     "_end_legacy_pages_directory_mode",
     "_no_cleanup",
@@ -75,6 +79,7 @@ __all__ = [
     "queued_notice",
     "registry",
     "rejected_files_expander",
+    "released_notice",
     "remembered_uploader",
     "remembered_widget",
     "require_login",

@@ -17,6 +17,7 @@ from core.data.inspection import inspect_path
 from core.data.inspection import inspect_uploads as inspect
 from core.demo.models import ensure_demo_models
 from core.inference.verdicts import with_operating_point
+from core.jobs.job import DEFAULT_RESULT_IDLE_SECONDS
 from core.jobs.manager import JobManager
 from core.registry.store import ModelRegistry, resolve_registry_directory
 from core.workflows.image import load_predictor
@@ -24,6 +25,7 @@ from core.workflows.series import load_series_predictor
 
 MAX_RUNNING_JOBS_VARIABLE = "LINESIGHT_MAX_RUNNING_JOBS"
 MAX_QUEUED_JOBS_VARIABLE = "LINESIGHT_MAX_QUEUED_JOBS"
+RESULT_IDLE_SECONDS_VARIABLE = "LINESIGHT_RESULT_IDLE_SECONDS"
 
 
 @st.cache_resource(show_spinner=False)
@@ -40,10 +42,14 @@ def registry():
 
 @st.cache_resource(show_spinner=False)
 def job_manager():
-    """The process-wide job manager; its bounds come from LINESIGHT_MAX_RUNNING/QUEUED_JOBS."""
+    """The process-wide job manager; its bounds come from LINESIGHT_MAX_RUNNING/QUEUED_JOBS, and
+    how long a finished job's unread result stays in memory from LINESIGHT_RESULT_IDLE_SECONDS."""
     return JobManager(
         max_running=int(os.environ.get(MAX_RUNNING_JOBS_VARIABLE, "1")),
         max_queued=int(os.environ.get(MAX_QUEUED_JOBS_VARIABLE, "3")),
+        result_idle_seconds=float(
+            os.environ.get(RESULT_IDLE_SECONDS_VARIABLE, DEFAULT_RESULT_IDLE_SECONDS)
+        ),
     )
 
 

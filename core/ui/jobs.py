@@ -1,5 +1,6 @@
-"""The background-job controls every training page shows: this session's jobs, the one shown,
-its place in the queue and its cancel button."""
+"""The background-job controls every training page shows: this session's jobs, the one shown
+(and whether its result was released from memory), its place in the queue and its cancel
+button."""
 
 from __future__ import annotations
 
@@ -7,10 +8,18 @@ import pandas as pd
 import streamlit as st
 
 from core.jobs.image import job_labels, job_rows, queue_text
+from core.jobs.job import RELEASED_IDLE, RELEASED_SAVED
+
+RELEASE_NOTES = {
+    RELEASED_SAVED: "Saved, so its trained model was released from memory",
+    RELEASED_IDLE: "Unused for a while, so its trained model was released from memory",
+}
 
 
 def job_picker(manager, token: str, jobs: list, key: str):
     """Draws the session's jobs as a table and a "Show job" select; returns the chosen job.
+
+    A job whose result was released (`JobManager.release_result`) is noted under the select.
 
     Args:
         manager: The `JobManager`.
@@ -23,7 +32,19 @@ def job_picker(manager, token: str, jobs: list, key: str):
     if st.session_state.get(f"{key}_job") not in labels:
         st.session_state[f"{key}_job"] = next(iter(labels))
     job_id = st.selectbox("Show job", list(labels), format_func=labels.get, key=f"{key}_job")
-    return manager.get(token, job_id)
+    job = manager.get(token, job_id)
+    released_notice(job)
+    return job
+
+
+def released_notice(job) -> None:
+    """Says plainly that a job's result was released, if it was: what stays, what needs a rerun."""
+    if job.result_released:
+        note = RELEASE_NOTES.get(job.release_reason, "Its trained model was released from memory")
+        st.info(
+            f"{note}: the results below stay, but saving it again or drawing anything new from "
+            "the model needs a new training run."
+        )
 
 
 def queued_notice(manager, job, what: str = "Training") -> bool:

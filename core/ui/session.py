@@ -27,7 +27,7 @@ def _keep_keras_state_between_runs() -> None:
     building at that moment gets duplicate layer names ("The name 'dropout' is used 2 times")
     and its training fails; about 1 GAN training in 3 failed so in the browser. Jobs build
     their models from scratch and pages hold none, so nothing needs the clearing. The hook is
-    private to Streamlit: `tests/unit/test_ui.py` fails if an upgrade moves it.
+    private to Streamlit: `tests/unit/ui/test_session.py` fails if an upgrade moves it.
     """
     if hasattr(script_runner, "_clean_problem_modules"):
         script_runner._clean_problem_modules = _no_cleanup

@@ -21,7 +21,12 @@ from core.inference.image_anomaly import ImageAnomalyPredictor
 from core.inference.verdicts import with_operating_point
 from core.metrics.evaluation import evaluate_classification
 from core.registry.metadata import image_dataset_fingerprint
-from core.workflows.image_runs import ImageRunResult, evaluated_run, summary_metrics
+from core.workflows.image_runs import (
+    ImageRunResult,
+    evaluated_run,
+    image_preprocessing,
+    summary_metrics,
+)
 from core.workflows.image_streamed import run_streaming_image_training
 
 IMAGE_TASK = "image_classification"
@@ -111,13 +116,7 @@ def image_run_metadata(result: ImageRunResult, *, owner: str | None = None) -> d
         "task": IMAGE_TASK,
         "classes": list(dataset.class_names),
         "input_shape": [height, width, config.channels],
-        "preprocessing": {
-            "image_size": [height, width],
-            "channels": config.channels,
-            "color_mode": "grayscale" if config.channels == 1 else "rgb",
-            "resize": "bilinear, stretched to image_size",
-            "input_scale": "raw 0-255 pixels; the model rescales to [0, 1] itself",
-        },
+        "preprocessing": image_preprocessing(height, width, config.channels),
         "training_config": config.to_dict(),
         "metrics": summary_metrics(evaluation) | {"evaluation": evaluation},
         "history": {

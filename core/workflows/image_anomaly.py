@@ -18,21 +18,13 @@ Example:
 from __future__ import annotations
 
 import dataclasses
-import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from core.data.config_checks import (
-    is_integer,
-    is_number,
-    require_field,
-    require_integers,
-    require_learning_rate,
-    require_split_fractions,
-)
+from core.data import config_checks
 from core.data.images import ImageDataset, load_images
 from core.data.splits import stratified_split
 from core.engine.image_anomaly_fitting import fit_autoencoder, fit_feature_gaussian
@@ -43,20 +35,20 @@ from core.metrics.image_anomaly import (
     evaluate_anomaly_scores,
     select_test_masks,
 )
-from core.models.image import dataclass_from_dict
 from core.models.image_anomaly import (
     ANOMALY_METHODS,
     DEFAULT_ANOMALY_METHOD,
     check_anomaly_input_shape,
 )
 from core.registry.metadata import image_dataset_fingerprint
+from core.workflows.image_runs import image_preprocessing
 
 ANOMALY_TASK = "image_anomaly"
 ANOMALY_CLASS = "anomaly"
 
 
 @dataclasses.dataclass
-class ImageAnomalyConfig:
+class ImageAnomalyConfig(config_checks.DictRoundTripMixin):
     """Settings of one image anomaly training run.
 
     Args:
@@ -93,49 +85,35 @@ class ImageAnomalyConfig:
     seed: int = 0
 
     def validate(self) -> ImageAnomalyConfig:
-        """Checks every field; returns self.
-
-        Raises:
-            ValueError: A field has an unusable value; the message names it.
-        """
-        require_field(
-            self.method in ANOMALY_METHODS, f"to be one of {list(ANOMALY_METHODS)}", self, "method"
-        )
-        require_field(
+        """Checks every field; returns self. A ValueError names the field at fault."""
+        config_checks.require_choices(self, {"method": ANOMALY_METHODS})
+        config_checks.require_field(
             isinstance(self.good_class, str) and self.good_class not in ("", ANOMALY_CLASS),
             f"to be a class name other than '{ANOMALY_CLASS}'",
             self,
             "good_class",
         )
-        require_field(is_integer(self.image_size), "to be an integer", self, "image_size")
+        config_checks.require_field(
+            config_checks.is_integer(self.image_size), "to be an integer", self, "image_size"
+        )
         check_anomaly_input_shape((self.image_size, self.image_size, 1))
-        require_field(self.channels in (1, 3), "to be 1 or 3", self, "channels")
-        require_integers(
+        config_checks.require_field(self.channels in (1, 3), "to be 1 or 3", self, "channels")
+        config_checks.require_integers(
             self, {"epochs": 1, "batch_size": 1, "early_stopping_patience": 0, "seed": 0}
         )
-        require_learning_rate(self)
-        require_field(isinstance(self.flips, bool), "to be True or False", self, "flips")
+        config_checks.require_learning_rate(self)
+        config_checks.require_field(
+            isinstance(self.flips, bool), "to be True or False", self, "flips"
+        )
         quantile = self.threshold_quantile
-        require_field(
-            is_number(quantile) and 0.5 <= quantile <= 1,
+        config_checks.require_field(
+            config_checks.is_number(quantile) and 0.5 <= quantile <= 1,
             "to be a number in [0.5, 1]",
             self,
             "threshold_quantile",
         )
-        require_split_fractions(self, allow_zero=False)
+        config_checks.require_split_fractions(self, allow_zero=False)
         return self
-
-    def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
-
-    @classmethod
-    def from_dict(cls, values: Mapping[str, Any]) -> ImageAnomalyConfig:
-        """Builds a config from `to_dict()` output (missing keys take defaults).
-
-        Raises:
-            ValueError: Unknown keys.
-        """
-        return dataclass_from_dict(cls, dict(values))
 
 
 @dataclasses.dataclass
@@ -265,9 +243,8 @@ def run_image_anomaly_training(
             f"split. Received: {len(good_train)} of {int(np.sum(dataset.labels == good_index))}"
         )
 
-    started = time.perf_counter()
     if config.method == "autoencoder":
-        fitted = fit_autoencoder(
+        model, fit = fit_autoencoder(
             dataset.images[good_train],
             dataset.images[good_validation],
             config,
@@ -275,20 +252,12 @@ def run_image_anomaly_training(
             cancellation,
         )
     else:
-        fitted = fit_feature_gaussian(dataset.images[good_train], config, listeners, cancellation)
-    seconds = time.perf_counter() - started
-    emit_train_end(
-        listeners,
-        epochs_run=fitted["epochs_run"],
-        cancelled=fitted["cancelled"],
-        best_epoch=fitted["best_epoch"],
-        seconds=seconds,
-        history=fitted["history"],
-    )
+        model, fit = fit_feature_gaussian(
+            dataset.images[good_train], config, listeners, cancellation
+        )
+    emit_train_end(listeners, **fit.fields())
 
-    predictor = ImageAnomalyPredictor(
-        fitted["model"], config.good_class, threshold=0.0, score_scale=1.0
-    )
+    predictor = ImageAnomalyPredictor(model, config.good_class, threshold=0.0, score_scale=1.0)
     validation_scores = predictor.scores(dataset.images[good_validation])
     threshold, score_scale = anomaly_threshold(validation_scores, config.threshold_quantile)
     predictor.threshold, predictor.score_scale = threshold, score_scale
@@ -302,7 +271,7 @@ def run_image_anomaly_training(
         mask_selection,
     )
     return ImageAnomalyRunResult(
-        model=fitted["model"],
+        model=model,
         config=config,
         dataset=dataset,
         train_indices=train,
@@ -313,12 +282,8 @@ def run_image_anomaly_training(
         validation_scores=validation_scores,
         test_scores=test_scores,
         metrics=metrics,
-        history=fitted["history"],
-        epochs_run=fitted["epochs_run"],
-        best_epoch=fitted["best_epoch"],
-        cancelled=fitted["cancelled"],
-        seconds=seconds,
         masks=None if masks is None else str(masks),
+        **fit.fields(),
     )
 
 
@@ -332,14 +297,10 @@ def image_anomaly_metadata(result: ImageAnomalyRunResult, *, owner: str | None =
         "task": ANOMALY_TASK,
         "classes": [config.good_class, ANOMALY_CLASS],
         "input_shape": [size, size, config.channels],
-        "preprocessing": {
-            "image_size": [size, size],
-            "channels": config.channels,
-            "color_mode": "grayscale" if config.channels == 1 else "rgb",
-            "resize": "bilinear, stretched to image_size",
-            "input_scale": "raw 0-255 pixels; the model rescales to [0, 1] itself",
+        "preprocessing": image_preprocessing(size, size, config.channels)
+        | {
             "output": "anomaly map (H, W, 1); image score = its maximum; anomaly when the "
-            "score >= extra.threshold",
+            "score >= extra.threshold"
         },
         "training_config": config.to_dict(),
         "metrics": result.metrics,

@@ -1,7 +1,8 @@
 """A finished image training run: `ImageRunResult`, its evaluation on held-out images, headlines.
 
 Both training paths (in memory, `core.workflows.image`, and streamed from disk,
-`core.workflows.image_streamed`) end in `evaluated_run`.
+`core.workflows.image_streamed`) end in `evaluated_run`. `image_preprocessing` is the input
+contract that image classifiers and image anomaly models record in their metadata.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import numpy as np
 
 from core.metrics.evaluation import evaluate_classification
 
-__all__ = ["ImageRunResult", "evaluated_run", "summary_metrics"]
+__all__ = ["ImageRunResult", "evaluated_run", "image_preprocessing", "summary_metrics"]
 
 
 @dataclasses.dataclass
@@ -83,3 +84,14 @@ def summary_metrics(evaluation: dict) -> dict:
         metrics["defect_recall"] = ok_vs_defect["defect_recall"]
         metrics["false_reject_rate"] = ok_vs_defect["false_reject_rate"]
     return metrics
+
+
+def image_preprocessing(height: int, width: int, channels: int) -> dict:
+    """The metadata's `preprocessing` of a model taking raw images resized to height x width."""
+    return {
+        "image_size": [height, width],
+        "channels": channels,
+        "color_mode": "grayscale" if channels == 1 else "rgb",
+        "resize": "bilinear, stretched to image_size",
+        "input_scale": "raw 0-255 pixels; the model rescales to [0, 1] itself",
+    }

@@ -1,7 +1,8 @@
 """A registered image model's test split, reproduced, with its predictor and sample heatmaps.
 
 Training cuts its data with `stratified_split` and a recorded seed; cutting the same data the same
-way gives back exactly the images the model was tested on (as `core.deploy.export_check` does). The
+way (`core.data.splits.recorded_split`, as `core.deploy.export_check` does) gives back exactly the
+images the model was tested on. The
 robustness check re-scores them and the sign-off report shows a few with their heatmaps. An
 image classifier is predicted with `core.inference.classifier.ImagePredictor`; an image anomaly
 model (labels good 0, anomaly 1) with `core.inference.image_anomaly.ImageAnomalyPredictor`, imported
@@ -19,7 +20,7 @@ import numpy as np
 from PIL import Image
 
 from core.data.images import load_image_zip, load_images
-from core.data.splits import stratified_split
+from core.data.splits import recorded_split
 from core.data.validation import describe_value
 from core.inference.heatmaps import heatmap_overlay
 from core.inference.verdicts import verdict_indices, with_operating_point
@@ -153,12 +154,7 @@ def load_split(record, data=None, *, part: str = "test") -> ImageTestSplit:
             )
         labels, class_names = dataset.labels.astype(np.int64), names
     config = metadata.get("training_config", {})
-    _, validation, test = stratified_split(
-        dataset.labels,
-        validation_fraction=config.get("validation_fraction", 0.15),
-        test_fraction=config.get("test_fraction", 0.15),
-        seed=config.get("seed", 0),
-    )
+    _, validation, test = recorded_split(dataset.labels, config)
     chosen = test if part == "test" else validation
     if len(chosen) == 0:
         key = f"{part}_fraction"

@@ -5,10 +5,9 @@ from streamlit.testing.v1 import AppTest
 
 from core import ui
 from tests.conftest import REPOSITORY_ROOT
+from tests.helpers.jobs import JOB_TIMEOUT_SECONDS, finish_jobs
 
 APP = str(REPOSITORY_ROOT / "app.py")
-# Long enough for a GAN epoch on this 2-core machine; jobs are cancelled first, so it is rare.
-JOB_TIMEOUT_SECONDS = 600
 
 
 @pytest.fixture
@@ -27,9 +26,5 @@ def open_session(isolated_registry):
         return app
 
     yield open_new
-    manager = ui.job_manager()
-    for app in apps:
-        token = app.session_state["linesight_session_token"]
-        for job in manager.jobs_for(token):
-            manager.cancel(token, job.job_id)
-            manager.wait(token, job.job_id, timeout=JOB_TIMEOUT_SECONDS)
+    tokens = [app.session_state["linesight_session_token"] for app in apps]
+    finish_jobs(ui.job_manager(), tokens, timeout=JOB_TIMEOUT_SECONDS)

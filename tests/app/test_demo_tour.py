@@ -1,14 +1,11 @@
 """AppTest for the guided demo's banner: each step's text, Next applying presets, End demo."""
 
-import time
-
 import pytest
 from streamlit.testing.v1 import AppTest
 
 from core import ui
 from core.demo import tour as demo_tour
-
-TRAINING_TIMEOUT_SECONDS = 300
+from tests.helpers.jobs import TRAINING_TIMEOUT_SECONDS, rerun_until
 
 
 @pytest.fixture
@@ -108,12 +105,13 @@ def test_the_whole_tour_trains_shows_results_then_sensors(open_app):
     app.button(key="train_images_start").click().run()
     assert not app.error, texts(app.error)
 
-    deadline = time.monotonic() + TRAINING_TIMEOUT_SECONDS
-    while "Confusion matrix" not in texts(app.subheader):
-        assert time.monotonic() < deadline, "training did not finish in time"
-        assert not app.exception, app.exception
-        time.sleep(1.0)
-        app.run()
+    rerun_until(
+        app,
+        lambda app: "Confusion matrix" in texts(app.subheader),
+        timeout=TRAINING_TIMEOUT_SECONDS,
+        what="training",
+        allow_errors=True,
+    )
     assert banner_title(app) == "**Demo step 3 of 4: Read the results**"
     name_field = next(
         field for field in app.text_input if field.key.startswith("train_images_name")

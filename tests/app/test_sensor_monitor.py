@@ -1,8 +1,6 @@
 """AppTest for the sensor monitor page: data, column roles, training jobs, results, saved models."""
 
 import json
-import threading
-import time
 
 import pytest
 from streamlit.testing.v1 import AppTest
@@ -10,10 +8,10 @@ from streamlit.testing.v1 import AppTest
 from core import ui
 from core.registry.store import ModelRegistry
 from tests.conftest import REPOSITORY_ROOT
+from tests.helpers.jobs import TRAINING_TIMEOUT_SECONDS, holding_the_slot, rerun_until
 
 PAGE = "pages/sensor_monitor.py"
 SENSORS = REPOSITORY_ROOT / "sample_data" / "sensors"
-TRAINING_TIMEOUT_SECONDS = 300
 
 
 @pytest.fixture
@@ -26,13 +24,8 @@ def open_page(open_session):
 def busy_manager():
     """Fills the running slot of the shared job manager with another session's job."""
     manager = ui.job_manager()
-    release = threading.Event()
-    blocker = manager.submit(
-        "another-session", "train-series", lambda progress, cancel: release.wait(60)
-    )
-    yield manager
-    release.set()
-    manager.wait("another-session", blocker.job_id, timeout=30)
+    with holding_the_slot(manager, "train-series"):
+        yield manager
 
 
 def texts(elements) -> list[str]:
@@ -73,13 +66,12 @@ def train(app: AppTest, task: str, marker: str, evaluate_on: str = "Held-out uni
     app.button(key="sensor_monitor_start").click().run()
     assert not app.error, texts(app.error)
     assert "3. Training" in texts(app.header)
-    deadline = time.monotonic() + TRAINING_TIMEOUT_SECONDS
-    while marker not in texts(app.subheader):
-        assert time.monotonic() < deadline, "training did not finish in time"
-        assert not app.exception, app.exception
-        assert not app.error, texts(app.error)
-        time.sleep(1.0)
-        app.run()
+    rerun_until(
+        app,
+        lambda app: marker in texts(app.subheader),
+        timeout=TRAINING_TIMEOUT_SECONDS,
+        what="training",
+    )
     assert metrics(app)["Epochs"] == "1"
 
 

@@ -3,7 +3,6 @@
 import io
 import json
 import threading
-import time
 import zipfile
 
 import pytest
@@ -16,10 +15,10 @@ from core.data.images import load_image_zip
 from core.engine import gan_training
 from core.jobs import gan as gan_jobs
 from core.registry.store import ModelRegistry
-from tests.unit.test_gan_jobs import parts_zip
+from tests.helpers.jobs import JOB_TIMEOUT_SECONDS, holding_the_slot, rerun_until
+from tests.unit.jobs.test_gan import parts_zip
 
 PAGE = "pages/synthetic.py"
-JOB_TIMEOUT_SECONDS = 600
 SAMPLE_CLASSES = ["crack", "inclusion", "ok", "pit", "scratch"]
 
 
@@ -48,13 +47,8 @@ def offered_files(monkeypatch):
 def busy_manager():
     """Fills the running slot of the shared job manager with another session's job."""
     manager = ui.job_manager()
-    release = threading.Event()
-    blocker = manager.submit(
-        "another-session", "train-image", lambda progress, cancel: release.wait(60)
-    )
-    yield manager
-    release.set()
-    manager.wait("another-session", blocker.job_id, timeout=30)
+    with holding_the_slot(manager, "train-image"):
+        yield manager
 
 
 @pytest.fixture
@@ -80,16 +74,6 @@ def figures(app: AppTest) -> list[dict]:
 
 def image_captions(app: AppTest) -> list[str]:
     return [image.caption for element in app.image for image in element.proto.imgs]
-
-
-def wait_until(app: AppTest, finished, what: str) -> None:
-    deadline = time.monotonic() + JOB_TIMEOUT_SECONDS
-    while not finished(app):
-        assert time.monotonic() < deadline, f"{what} did not finish in time"
-        assert not app.exception, app.exception
-        assert not app.error, texts(app.error)
-        time.sleep(1.0)
-        app.run()
 
 
 def test_page_shows_its_sections_and_the_sample_class_counts(open_page, isolated_registry):
@@ -123,7 +107,12 @@ def test_train_save_generate_and_download(open_page, isolated_registry, offered_
     app.button(key="synthetic_train").click().run()
     assert not app.error, texts(app.error)
 
-    wait_until(app, lambda app: "Save to registry" in [b.label for b in app.button], "training")
+    rerun_until(
+        app,
+        lambda app: "Save to registry" in [button.label for button in app.button],
+        timeout=JOB_TIMEOUT_SECONDS,
+        what="training",
+    )
     captions = image_captions(app)
     assert captions == [
         "Sample grid after epoch 1. Rows, top to bottom: crack, inclusion, ok, pit, scratch."
@@ -181,7 +170,12 @@ def test_the_experiment_compares_baseline_and_augmented(open_page, saved_gan):
         app.number_input(key=key).set_value(value)
     app.button(key="synthetic_benefit_run").click().run()
     assert not app.error, texts(app.error)
-    wait_until(app, lambda app: "Notes" in texts(app.subheader), "the experiment")
+    rerun_until(
+        app,
+        lambda app: "Notes" in texts(app.subheader),
+        timeout=JOB_TIMEOUT_SECONDS,
+        what="the experiment",
+    )
 
     metrics = {metric.label: metric.value for metric in app.metric}
     assert {"Accuracy, real only", "Accuracy, real + synthetic", "Difference"} <= set(metrics)
@@ -212,11 +206,13 @@ def test_an_experiment_the_engine_refuses_shows_why(open_page, isolated_registry
     app = open_page()
     assert keyed(app.selectbox, "synthetic_benefit_gan").value == "parts-gan:1"
     app.button(key="synthetic_benefit_run").click().run()
-    deadline = time.monotonic() + JOB_TIMEOUT_SECONDS
-    while not app.error:
-        assert time.monotonic() < deadline, "the experiment did not fail in time"
-        time.sleep(1.0)
-        app.run()
+    rerun_until(
+        app,
+        lambda app: bool(app.error),
+        timeout=JOB_TIMEOUT_SECONDS,
+        what="the experiment",
+        allow_errors=True,
+    )
     assert not app.exception, app.exception
     (error,) = texts(app.error)
     assert error.startswith("The experiment could not run: Expected the data's classes")

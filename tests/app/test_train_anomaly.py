@@ -2,7 +2,6 @@
 
 import io
 import json
-import time
 import zipfile
 
 import numpy as np
@@ -11,9 +10,9 @@ from PIL import Image
 from streamlit.testing.v1 import AppTest
 
 from core.registry.store import ModelRegistry
+from tests.helpers.jobs import TRAINING_TIMEOUT_SECONDS, rerun_until
 
 PAGE = "pages/train_anomaly.py"
-TRAINING_TIMEOUT_SECONDS = 300
 
 
 def png_bytes(value: int, seed: int) -> bytes:
@@ -46,16 +45,16 @@ def texts(elements) -> list[str]:
 
 
 def wait_until_finished(app: AppTest, expect_errors: bool = False) -> None:
-    """Reruns the page (as its polling fragment would) until the job's outcome is drawn."""
-    deadline = time.monotonic() + TRAINING_TIMEOUT_SECONDS
-    while "Sample anomaly maps" not in texts(app.subheader):
-        assert time.monotonic() < deadline, "training did not finish in time"
-        assert not app.exception, app.exception
-        if app.error:
-            assert expect_errors, texts(app.error)
-            return
-        time.sleep(0.5)
-        app.run()
+    """Reruns the page until the results are drawn (or, with `expect_errors`, an error)."""
+    rerun_until(
+        app,
+        lambda app: (
+            "Sample anomaly maps" in texts(app.subheader) or (expect_errors and bool(app.error))
+        ),
+        timeout=TRAINING_TIMEOUT_SECONDS,
+        what="training",
+        interval=0.5,
+    )
 
 
 def keyed(elements, prefix: str):

@@ -3,7 +3,6 @@
 import io
 import json
 import threading
-import time
 import zipfile
 
 import numpy as np
@@ -13,9 +12,9 @@ from streamlit.testing.v1 import AppTest
 
 from core import ui
 from core.registry.store import ModelRegistry
+from tests.helpers.jobs import TRAINING_TIMEOUT_SECONDS, holding_the_slot, rerun_until
 
 PAGE = "pages/train_images.py"
-TRAINING_TIMEOUT_SECONDS = 300
 
 
 def png_bytes(value: int, seed: int) -> bytes:
@@ -47,30 +46,12 @@ def open_page(open_session):
 def busy_manager():
     """Fills the running slot of the shared job manager with another session's job."""
     manager = ui.job_manager()
-    release = threading.Event()
-    blocker = manager.submit(
-        "another-session",
-        "train-image",
-        lambda progress, cancel: release.wait(60),
-        description="other.zip",
-    )
-    yield manager
-    release.set()
-    manager.wait("another-session", blocker.job_id, timeout=30)
+    with holding_the_slot(manager, "train-image", description="other.zip"):
+        yield manager
 
 
 def texts(elements) -> list[str]:
     return [element.value for element in elements]
-
-
-def wait_for_results(app: AppTest) -> None:
-    deadline = time.monotonic() + TRAINING_TIMEOUT_SECONDS
-    while "Confusion matrix" not in texts(app.subheader):
-        assert time.monotonic() < deadline, "training did not finish in time"
-        assert not app.exception, app.exception
-        assert not app.error, texts(app.error)
-        time.sleep(1.0)
-        app.run()
 
 
 def cell_caption(app: AppTest) -> str:
@@ -110,7 +91,12 @@ def test_training_on_the_sample_shows_results_and_saves_to_the_registry(
     assert not app.error, texts(app.error)
     assert "3. Training" in texts(app.header)
 
-    wait_for_results(app)
+    rerun_until(
+        app,
+        lambda app: "Confusion matrix" in texts(app.subheader),
+        timeout=TRAINING_TIMEOUT_SECONDS,
+        what="training",
+    )
     assert not app.exception, app.exception
     metrics = {metric.label: metric.value for metric in app.metric}
     assert metrics["Epochs"] == "1"

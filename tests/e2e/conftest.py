@@ -3,6 +3,12 @@
 Chromium cannot be downloaded by `playwright install` here, so the tests launch the system browser.
 When it is missing, the tests skip with the reason; with LINESIGHT_REQUIRE_E2E=1 (set by .ci/run)
 a missing browser fails the run instead.
+
+Screenshots go to a temporary folder, so a test run leaves the checkout as it was. To refresh the
+pictures in docs/, name the folder in LINESIGHT_SCREENSHOT_DIRECTORY (a relative path is taken
+from the repository root):
+
+    LINESIGHT_SCREENSHOT_DIRECTORY=docs pytest -m e2e
 """
 
 from __future__ import annotations
@@ -32,7 +38,55 @@ CHROMIUM_ARGUMENTS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-SCREENSHOT_DIRECTORY = REPOSITORY_ROOT / "docs"
+SCREENSHOT_DIRECTORY_VARIABLE = "LINESIGHT_SCREENSHOT_DIRECTORY"
+SCREENSHOT_DIRECTORY_KEY = pytest.StashKey[Path]()
+
+
+def resolve_screenshot_directory(configured: str | None, default: Path) -> Path:
+    """Returns where the e2e screenshots go.
+
+    Args:
+        configured: The value of LINESIGHT_SCREENSHOT_DIRECTORY, or None when it is not set.
+        default: The temporary folder used when `configured` is None or empty.
+
+    Returns:
+        `default` when nothing is configured, else the configured folder (a relative path is
+        taken from the repository root, so `docs` means the repository's docs/ folder).
+    """
+    if not configured:
+        return default
+    directory = Path(configured).expanduser()
+    return directory if directory.is_absolute() else REPOSITORY_ROOT / directory
+
+
+@pytest.fixture(scope="session")
+def screenshot_directory(tmp_path_factory, pytestconfig) -> Path:
+    """The folder of the e2e screenshots: temporary unless LINESIGHT_SCREENSHOT_DIRECTORY is set."""
+    configured = os.environ.get(SCREENSHOT_DIRECTORY_VARIABLE)
+    directory = resolve_screenshot_directory(
+        configured, tmp_path_factory.getbasetemp() / "screenshots"
+    )
+    directory.mkdir(parents=True, exist_ok=True)
+    pytestconfig.stash[SCREENSHOT_DIRECTORY_KEY] = directory
+    return directory
+
+
+@pytest.fixture
+def screenshot_path(screenshot_directory):
+    """`screenshot_path(name)`: the path for the screenshot `name` (e.g. "home.png")."""
+
+    def path_for(name: str) -> Path:
+        if Path(name).name != name:
+            raise ValueError(f"Expected a bare file name like 'home.png'. Received: {name!r}")
+        return screenshot_directory / name
+
+    return path_for
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    directory = config.stash.get(SCREENSHOT_DIRECTORY_KEY, None)
+    if directory is not None:
+        terminalreporter.write_line(f"e2e screenshots: {directory}")
 
 
 def chromium_available() -> bool:

@@ -1,17 +1,19 @@
 """End to end: the bundled image anomaly model (trained on good parts only) spot-checks sample
 images in the browser: a verdict per image, its anomaly map, and the threshold it was judged by.
-Screenshot: docs/anomaly_spot_check.png."""
+Screenshot: anomaly_spot_check.png (see `screenshot_path`)."""
 
 import pytest
 
 from core.data import bundled
-from tests.e2e.conftest import SCREENSHOT_DIRECTORY, wait_for_app_idle
+from tests.e2e.conftest import wait_for_app_idle
 from tests.e2e.test_spot_check import TIMEOUT, open_from_sidebar, wait_for_images
 
 pytestmark = pytest.mark.e2e
 
 
-def test_spot_check_with_the_anomaly_model_flags_defects_and_draws_anomaly_maps(page, app_url):
+def test_spot_check_with_the_anomaly_model_flags_defects_and_draws_anomaly_maps(
+    page, app_url, screenshot_path
+):
     open_from_sidebar(page, app_url, "Spot check")
     model = page.get_by_role("combobox", name="Model")
     model.click()
@@ -39,5 +41,4 @@ def test_spot_check_with_the_anomaly_model_flags_defects_and_draws_anomaly_maps(
     }
     assert verdicts == {"crack_spot_1.png": "anomaly", "ok_spot_1.png": "ok",
                         "pit_spot_2.png": "anomaly"}  # fmt: skip
-    SCREENSHOT_DIRECTORY.mkdir(exist_ok=True)
-    page.screenshot(path=str(SCREENSHOT_DIRECTORY / "anomaly_spot_check.png"), full_page=True)
+    page.screenshot(path=screenshot_path("anomaly_spot_check.png"), full_page=True)

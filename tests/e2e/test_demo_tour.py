@@ -2,7 +2,7 @@
 
 The e2e server's registry is shared with the other e2e tests: the tour saves one model
 (demo-tour-defect-cnn) and Reset demo removes it again, leaving the demo models as bundled.
-The screenshot of the spot check step goes to docs/demo_tour.png.
+The screenshot of the spot check step is demo_tour.png (see `screenshot_path`).
 """
 
 import re
@@ -11,7 +11,7 @@ import pytest
 from playwright.sync_api import expect
 
 from core.demo.models import bundled_demo_models
-from tests.e2e.conftest import SCREENSHOT_DIRECTORY, wait_for_app_idle
+from tests.e2e.conftest import wait_for_app_idle
 
 pytestmark = pytest.mark.e2e
 
@@ -29,7 +29,7 @@ def wait_for_step(page, number: int, title: str) -> None:
     wait_for_app_idle(page, TIMEOUT)
 
 
-def test_guided_demo_walks_through_four_steps_then_resets(page, app_url):
+def test_guided_demo_walks_through_four_steps_then_resets(page, app_url, screenshot_path):
     page.goto(app_url, timeout=120_000)
     wait_for_app_idle(page, TIMEOUT)
     page.get_by_role("heading", name="Guided demo").wait_for(timeout=TIMEOUT)
@@ -43,8 +43,7 @@ def test_guided_demo_walks_through_four_steps_then_resets(page, app_url):
     assert int(checked.locator("[data-testid='stMetricValue']").inner_text()) > 0
     page.get_by_role("heading", name="Look closer").wait_for(timeout=TIMEOUT)
     wait_for_app_idle(page, TIMEOUT)
-    SCREENSHOT_DIRECTORY.mkdir(exist_ok=True)
-    page.screenshot(path=str(SCREENSHOT_DIRECTORY / "demo_tour.png"))
+    page.screenshot(path=screenshot_path("demo_tour.png"))
 
     # Step 2: the training page, preset on the sample with a quick setting.
     click_button(page, "Next: Train a model")

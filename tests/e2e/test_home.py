@@ -2,12 +2,12 @@
 
 import pytest
 
-from tests.e2e.conftest import SCREENSHOT_DIRECTORY, wait_for_app_idle
+from tests.e2e.conftest import wait_for_app_idle
 
 pytestmark = pytest.mark.e2e
 
 
-def test_home_page_shows_sample_grid(page, app_url):
+def test_home_page_shows_sample_grid(page, app_url, screenshot_path):
     page.goto(app_url)
     wait_for_app_idle(page)
     page.get_by_text("Surface images per class").wait_for(timeout=60_000)
@@ -15,5 +15,4 @@ def test_home_page_shows_sample_grid(page, app_url):
     images.first.wait_for(timeout=60_000)
     assert images.count() >= 5 * 6
     page.locator("[data-testid='stPlotlyChart'] .js-plotly-plot").first.wait_for(timeout=60_000)
-    SCREENSHOT_DIRECTORY.mkdir(exist_ok=True)
-    page.screenshot(path=str(SCREENSHOT_DIRECTORY / "home.png"), full_page=True)
+    page.screenshot(path=screenshot_path("home.png"), full_page=True)

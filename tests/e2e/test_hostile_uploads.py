@@ -18,7 +18,7 @@ TIMEOUT_MS = 90_000
 
 
 def repository_files() -> set[Path]:
-    ignored = {".git", ".pytest_cache", ".ruff_cache", ".hypothesis", "registry", "docs"}
+    ignored = {".git", ".pytest_cache", ".ruff_cache", ".hypothesis", "registry"}
     return {
         path
         for path in REPOSITORY_ROOT.rglob("*")

@@ -1,13 +1,13 @@
 """End to end: upload the sample fleet, train one epoch, see RUL and the maintenance plan.
 
-The screenshot goes to docs/sensor_monitor.png.
+Screenshot: sensor_monitor.png (see `screenshot_path`).
 """
 
 import pytest
 from playwright.sync_api import expect
 
 from tests.conftest import REPOSITORY_ROOT
-from tests.e2e.conftest import SCREENSHOT_DIRECTORY, wait_for_app_idle
+from tests.e2e.conftest import wait_for_app_idle
 
 pytestmark = pytest.mark.e2e
 
@@ -17,7 +17,7 @@ PLOTLY = "[data-testid='stPlotlyChart'] .js-plotly-plot"
 FLEET = REPOSITORY_ROOT / "sample_data" / "sensors" / "train.csv"
 
 
-def test_upload_fleet_train_one_epoch_and_see_rul_and_maintenance(page, app_url):
+def test_upload_fleet_train_one_epoch_and_see_rul_and_maintenance(page, app_url, screenshot_path):
     page.goto(app_url, timeout=120_000)  # Generous: the CPU may be busy training.
     wait_for_app_idle(page, TIMEOUT)
     page.get_by_role("link", name="Sensor monitor").click()
@@ -58,6 +58,5 @@ def test_upload_fleet_train_one_epoch_and_see_rul_and_maintenance(page, app_url)
     table.first.wait_for(state="attached", timeout=TIMEOUT)
     expect(page.locator("[data-testid='stMetric']").filter(has_text="RMSE")).to_have_count(1)
 
-    SCREENSHOT_DIRECTORY.mkdir(exist_ok=True)
     heading.evaluate("element => element.scrollIntoView()")
-    page.screenshot(path=str(SCREENSHOT_DIRECTORY / "sensor_monitor.png"))
+    page.screenshot(path=screenshot_path("sensor_monitor.png"))

@@ -1,6 +1,6 @@
 """End to end: a fresh start spot-checks the sample images with the demo model, then the models
-page compares and exports the demo models. Screenshots go to docs/spot_check.png and
-docs/models.png."""
+page compares and exports the demo models. Screenshots: spot_check.png and models.png (see
+`screenshot_path`)."""
 
 import re
 
@@ -8,7 +8,7 @@ import pytest
 from playwright.sync_api import expect
 
 from core.data import bundled
-from tests.e2e.conftest import SCREENSHOT_DIRECTORY, wait_for_app_idle
+from tests.e2e.conftest import wait_for_app_idle
 
 pytestmark = pytest.mark.e2e
 
@@ -37,7 +37,7 @@ def open_from_sidebar(page, app_url, title: str) -> None:
     wait_for_app_idle(page, TIMEOUT)
 
 
-def test_spot_check_a_sample_image_shows_prediction_and_heatmap(page, app_url):
+def test_spot_check_a_sample_image_shows_prediction_and_heatmap(page, app_url, screenshot_path):
     open_from_sidebar(page, app_url, "Spot check")
     model = page.get_by_role("combobox", name="Model")
     expect(model).to_have_value(re.compile(r"^demo-defect-cnn:\d+"), timeout=TIMEOUT)
@@ -61,17 +61,15 @@ def test_spot_check_a_sample_image_shows_prediction_and_heatmap(page, app_url):
     wait_for_app_idle(page, TIMEOUT)
     # Image and heatmap per grid cell, then the close-up pair: all loaded before the screenshot.
     wait_for_images(page, 2 * total + 2)
-    SCREENSHOT_DIRECTORY.mkdir(exist_ok=True)
-    page.screenshot(path=str(SCREENSHOT_DIRECTORY / "spot_check.png"), full_page=True)
+    page.screenshot(path=screenshot_path("spot_check.png"), full_page=True)
 
 
-def test_models_page_compares_and_exports_the_demo_models(page, app_url):
+def test_models_page_compares_and_exports_the_demo_models(page, app_url, screenshot_path):
     open_from_sidebar(page, app_url, "Models")
     page.get_by_text("Confusion matrices (test set)").wait_for(timeout=TIMEOUT)
     page.locator(PLOTLY).nth(3).wait_for(timeout=TIMEOUT)  # Two matrices, two curve panels.
     assert page.locator(PLOTLY).count() == 4
-    SCREENSHOT_DIRECTORY.mkdir(exist_ok=True)
-    page.screenshot(path=str(SCREENSHOT_DIRECTORY / "models.png"), full_page=True)
+    page.screenshot(path=screenshot_path("models.png"), full_page=True)
 
     wait_for_app_idle(page, TIMEOUT)
     for label, extension in (

@@ -6,7 +6,7 @@ import pytest
 from playwright.sync_api import expect
 
 from core.data.bundled import sample_data_directory
-from tests.e2e.conftest import SCREENSHOT_DIRECTORY, wait_for_app_idle
+from tests.e2e.conftest import wait_for_app_idle
 from tests.e2e.test_train_images import choose_radio, set_number
 
 pytestmark = pytest.mark.e2e
@@ -16,7 +16,7 @@ TRAINING_TIMEOUT_MS = 150_000
 CHART = "[data-testid='stPlotlyChart'] .js-plotly-plot"
 
 
-def test_train_a_gan_watch_the_grid_save_generate_and_download(page, app_url):
+def test_train_a_gan_watch_the_grid_save_generate_and_download(page, app_url, screenshot_path):
     # A frontend exception (e.g. "Bad delta path index" from a polling fragment) blanks the
     # page: none may happen.
     page_errors = []
@@ -41,11 +41,10 @@ def test_train_a_gan_watch_the_grid_save_generate_and_download(page, app_url):
     page.locator(CHART).filter(has_text="Losses").first.wait_for(timeout=TIMEOUT_MS)
     expect(page.get_by_label("GAN name (letters, digits, _ . -)")).to_have_value("sample-gan64")
 
-    SCREENSHOT_DIRECTORY.mkdir(exist_ok=True)
     page.get_by_role("heading", name="2. Train a GAN").evaluate(
         "element => element.scrollIntoView()"
     )
-    page.screenshot(path=str(SCREENSHOT_DIRECTORY / "synthetic.png"))
+    page.screenshot(path=screenshot_path("synthetic.png"))
 
     save.click()
     page.get_by_text("Saved as sample-gan64:1").wait_for(timeout=TIMEOUT_MS)

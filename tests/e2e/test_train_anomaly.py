@@ -1,6 +1,6 @@
 """End to end: train an anomaly model on the sample's good parts in the browser, inspect its test
 scores and anomaly maps, save it, and find it offered on the Spot check page.
-Screenshot: docs/train_anomaly.png.
+Screenshot: train_anomaly.png (see `screenshot_path`).
 
 The e2e server shares one registry with the other e2e tests, so the model saved here is deleted
 again at the end.
@@ -13,7 +13,7 @@ import pytest
 from playwright.sync_api import expect
 
 from core.registry.store import ModelRegistry
-from tests.e2e.conftest import SCREENSHOT_DIRECTORY, wait_for_app_idle
+from tests.e2e.conftest import wait_for_app_idle
 from tests.e2e.test_spot_check import wait_for_images
 
 pytestmark = pytest.mark.e2e
@@ -39,7 +39,9 @@ def model_name(app_url, tmp_path_factory):
         registry.delete(name)
 
 
-def test_train_an_anomaly_model_save_it_and_spot_check_with_it(page, app_url, model_name):
+def test_train_an_anomaly_model_save_it_and_spot_check_with_it(
+    page, app_url, model_name, screenshot_path
+):
     page.goto(app_url, timeout=120_000)
     wait_for_app_idle(page, TIMEOUT)
     page.get_by_role("link", name="Train anomaly model").click()
@@ -65,9 +67,8 @@ def test_train_an_anomaly_model_save_it_and_spot_check_with_it(page, app_url, mo
     page.locator(PLOTLY).nth(3).wait_for(timeout=TIMEOUT)
     wait_for_images(page, 5 * 4 + 3 * 4)  # Thumbnails (4 per class) and three map galleries.
 
-    SCREENSHOT_DIRECTORY.mkdir(exist_ok=True)
     page.get_by_role("heading", name="3. Training").evaluate("element => element.scrollIntoView()")
-    page.screenshot(path=str(SCREENSHOT_DIRECTORY / "train_anomaly.png"))
+    page.screenshot(path=screenshot_path("train_anomaly.png"))
 
     name_field = page.get_by_label("Model name (letters, digits, _ . -)")
     expect(name_field).to_have_value("sample-anomaly-feature-gaussian")

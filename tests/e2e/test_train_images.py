@@ -3,7 +3,7 @@
 import pytest
 from playwright.sync_api import expect
 
-from tests.e2e.conftest import SCREENSHOT_DIRECTORY, wait_for_app_idle
+from tests.e2e.conftest import wait_for_app_idle
 
 pytestmark = pytest.mark.e2e
 
@@ -50,7 +50,7 @@ def click_confusion_cell(page, row: int, column: int, classes: int):
     )
 
 
-def test_train_on_sample_watch_curves_inspect_and_save(page, app_url):
+def test_train_on_sample_watch_curves_inspect_and_save(page, app_url, screenshot_path):
     open_training_page(page, app_url)
     assert page.get_by_text("Dataset: sample images (sample_data/images)").is_visible()
     configure_quick_run(page, epochs=2)
@@ -80,9 +80,8 @@ def test_train_on_sample_watch_curves_inspect_and_save(page, app_url):
     )
     assert caption.count() == 1
 
-    SCREENSHOT_DIRECTORY.mkdir(exist_ok=True)
     page.get_by_role("heading", name="3. Training").evaluate("element => element.scrollIntoView()")
-    page.screenshot(path=str(SCREENSHOT_DIRECTORY / "train_images.png"))
+    page.screenshot(path=screenshot_path("train_images.png"))
 
     page.get_by_label("Model name (letters, digits, _ . -)").fill("e2e-seed-model")
     page.get_by_label("Model name (letters, digits, _ . -)").press("Enter")

@@ -13,8 +13,9 @@ import time
 
 import numpy as np
 
-from core.registry.store import STAGING_DIRECTORY, ModelRegistry
-from tests.unit.registry_helpers import SAMPLE, make_metadata
+from core.registry.store import ModelRegistry
+from core.registry.writing import STAGING_DIRECTORY
+from tests.helpers.registry import SAMPLE, make_metadata
 
 WRITERS = 8
 # Saves a "loop" worker makes at most; every kill comes long before that.

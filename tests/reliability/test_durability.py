@@ -21,13 +21,16 @@ import time
 import numpy as np
 import pytest
 
-import core.registry.store
+import core.registry.writing
 from core.data.atomic_files import write_bytes_atomically
 from core.demo.models import bundled_demo_models, ensure_demo_models
 from core.jobs.image import queue_text
-from core.jobs.manager import CANCELLED, FAILED, QUEUED, RUNNING, SUCCEEDED, JobManager, JobRefused
-from core.registry.store import STAGING_DIRECTORY, ModelRegistry
+from core.jobs.job import CANCELLED, FAILED, QUEUED, RUNNING, SUCCEEDED
+from core.jobs.manager import JobManager, JobRefused
+from core.registry.store import ModelRegistry
+from core.registry.writing import STAGING_DIRECTORY
 from tests.conftest import REPOSITORY_ROOT
+from tests.helpers.registry import SAMPLE, make_metadata
 from tests.reliability.durability_helpers import (
     KILL_TRIGGERS,
     WORKER_CODE,
@@ -41,7 +44,6 @@ from tests.reliability.durability_helpers import (
     staging_entries,
     write_tiny_image_folder,
 )
-from tests.unit.registry_helpers import SAMPLE, make_metadata
 
 TWO_HOURS = 2 * 3600
 
@@ -259,14 +261,14 @@ def test_a_staging_directory_removed_mid_save_fails_the_save_instead_of_listing_
     source = tmp_path / "source.keras"
     source.write_bytes(b"model bytes")
     registry = ModelRegistry(tmp_path / "registry")
-    real_fsync_file = core.registry.store.fsync_file
+    real_fsync_file = core.registry.writing.fsync_file
 
     def fsync_then_lose_the_staging_directory(path):
         real_fsync_file(path)
         # Someone else (a cleaner of old leftovers, a person) removes the directory mid-save.
         shutil.rmtree(path.parent)
 
-    monkeypatch.setattr(core.registry.store, "fsync_file", fsync_then_lose_the_staging_directory)
+    monkeypatch.setattr(core.registry.writing, "fsync_file", fsync_then_lose_the_staging_directory)
     with pytest.raises(FileNotFoundError, match="Expected the staging directory of the save"):
         registry.import_model_file(source, "pump", complete_metadata())
     monkeypatch.undo()

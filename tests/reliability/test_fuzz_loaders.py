@@ -23,7 +23,7 @@ from PIL import Image
 from core.data.archives import read_zip
 from core.data.image_decoding import decode_image
 from core.data.images import load_image_zip, load_uploaded_images
-from core.data.series import load_series
+from core.data.series_loading import load_series
 
 # Pillow warns about some damaged TIFF tags before refusing the file; that is expected here.
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")

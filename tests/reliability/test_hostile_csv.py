@@ -19,8 +19,8 @@ from PIL import Image
 from core.data import sensor_sources, series_io
 from core.data.images import load_uploaded_images
 from core.data.inspection import inspect_uploads
-from core.data.series import load_series
-from core.decisions.maintenance import predictions_csv
+from core.data.series_loading import load_series
+from core.data.tables import predictions_csv
 from core.inference.writers import CsvRowWriter
 
 GOOD = b"unit,cycle,s1,s2\n1,1,0.5,10\n1,2,0.6,11\n2,1,0.4,12\n2,2,0.5,13\n"

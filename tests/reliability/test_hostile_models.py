@@ -17,7 +17,7 @@ from PIL import Image
 from core.data import sensor_sources
 from core.data.images import load_image_folder, load_image_zip, load_uploaded_images
 from core.data.inspection import inspect_path, inspect_uploads
-from core.data.series import load_series
+from core.data.series_loading import load_series
 
 REFUSED = "Expected images or sensor data; model files are not accepted: models are trained here. "
 IMAGE_SIZE = (8, 8)

@@ -1,4 +1,5 @@
-"""Tests for core/access.py: login configuration, user identity, ownership and upload limits."""
+"""Tests for core/access/policy.py: login configuration, user identity, ownership and upload
+limits."""
 
 import tomllib
 from pathlib import Path
@@ -129,7 +130,7 @@ def test_the_refusal_names_each_version_owned_by_someone_else():
 def test_delete_models_refuses_other_owners_and_deletes_only_checked_versions(tmp_path):
     pytest.importorskip("keras")
     from core.registry.store import ModelRegistry
-    from tests.unit.registry_helpers import make_metadata, make_model
+    from tests.helpers.registry import make_metadata, make_model
 
     registry = ModelRegistry(tmp_path / "registry")
     model = make_model()

@@ -1,4 +1,4 @@
-"""Tests for core/charts_decisions.py: ROC, precision-recall and cost charts of a threshold."""
+"""Tests for core/charts/decisions.py: ROC, precision-recall and cost charts of a threshold."""
 
 import json
 

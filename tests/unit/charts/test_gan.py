@@ -1,9 +1,9 @@
-"""Tests for core.charts.gan: GAN loss curves and the "does it help" figures."""
+"""Tests for core/charts/gan.py: GAN loss curves and the "does it help" figures."""
 
 import pytest
 
 from core.charts import gan as charts_gan
-from tests.unit.test_gan_jobs import report_of
+from tests.unit.jobs.test_gan import report_of
 
 HISTORY = {
     "d_loss": [1.4, 1.2],

@@ -1,4 +1,4 @@
-"""Tests for core/charts_image_anomaly.py: the test score distribution and the ROC curve."""
+"""Tests for core/charts/image_anomaly.py: the test score distribution and the ROC curve."""
 
 import json
 import math

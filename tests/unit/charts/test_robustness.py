@@ -1,4 +1,4 @@
-"""Tests for core/charts_robustness.py: grouped bars per severity, clean line, flip panel."""
+"""Tests for core/charts/robustness.py: grouped bars per severity, clean line, flip panel."""
 
 import pytest
 

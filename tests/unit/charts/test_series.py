@@ -1,4 +1,5 @@
-"""Tests for core/charts_series.py: the figures' contents and the input checks."""
+"""Tests for core/charts/series.py (with core/charts/series_anomaly.py and core/charts/training.py):
+the figures' contents and the input checks."""
 
 import math
 

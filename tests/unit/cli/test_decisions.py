@@ -1,4 +1,4 @@
-"""Tests for core/cli_decisions.py: `python -m core operating-point`."""
+"""Tests for core/cli/decisions.py: `python -m core operating-point`."""
 
 import argparse
 import json

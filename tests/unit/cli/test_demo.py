@@ -1,4 +1,4 @@
-"""Tests for `python -m core demo-reset` (core.cli.demo)."""
+"""Tests for core/cli/demo.py: `python -m core demo-reset`."""
 
 import json
 import subprocess

@@ -1,4 +1,4 @@
-"""Tests for core.cli.gan: `train gan`, `generate` and `gan-benefit` through the CLI."""
+"""Tests for core/cli/gan.py: `train gan`, `generate` and `gan-benefit` through the CLI."""
 
 import json
 
@@ -7,7 +7,7 @@ import pytest
 from core.cli.gan import format_benefit_report
 from core.cli.main import main
 from core.data.images import load_image_zip
-from tests.unit.test_gan_benefit import CLASSES, SIZE, write_pattern_folder
+from tests.unit.decisions.test_gan_benefit import CLASSES, SIZE, write_pattern_folder
 
 
 def last_json_line(capsys) -> dict:

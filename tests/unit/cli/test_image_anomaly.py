@@ -1,4 +1,4 @@
-"""Tests for core/cli_anomaly.py: `train image-anomaly` through `core.cli.main.main`."""
+"""Tests for core/cli/image_anomaly.py: `train image-anomaly` through `core.cli.main.main`."""
 
 import json
 
@@ -7,7 +7,7 @@ from PIL import Image
 
 from core.cli.main import main
 from core.registry.store import ModelRegistry
-from tests.unit.test_image_anomaly_training import SIZE, make_parts, write_masks
+from tests.unit.workflows.test_image_anomaly import SIZE, make_parts, write_masks
 
 
 def write_parts(folder, *, classes=None) -> None:

@@ -1,4 +1,4 @@
-"""Tests for the `predict` and `watch` commands (core.cli.predict), end to end with a model."""
+"""Tests for core/cli/predict.py: the `predict` and `watch` commands, end to end with a model."""
 
 import io
 import json

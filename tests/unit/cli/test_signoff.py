@@ -1,4 +1,4 @@
-"""Tests for the `report` and `robustness` commands (core/cli_signoff.py)."""
+"""Tests for core/cli/signoff.py: the `report` and `robustness` commands."""
 
 import json
 

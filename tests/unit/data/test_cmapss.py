@@ -1,10 +1,12 @@
-"""Tests for core/data/cmapss.py: C-MAPSS detection, training and test loading."""
+"""Tests for core/data/cmapss.py (with core/data/cmapss_text.py): C-MAPSS detection, training
+and test loading."""
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from core.data import cmapss, series
+from core.data import cmapss, series_io, series_loading
+from core.data import cmapss_text as cmapss_format
 
 
 def cmapss_text(lengths=(5, 3), seed=0):
@@ -28,19 +30,19 @@ def write_subset(directory, subset="FD001", train=(5, 3), test=(4, 2), rul="7\n1
 
 
 def test_looks_like_cmapss():
-    assert cmapss.looks_like_cmapss(cmapss_text())
-    assert not cmapss.looks_like_cmapss("unit cycle " + "s " * 24 + "\n")  # A header.
-    assert not cmapss.looks_like_cmapss(cmapss_text().replace(" ", ","))
-    assert not cmapss.looks_like_cmapss("1 2 3\n4 5 6\n")
-    assert not cmapss.looks_like_cmapss("")
+    assert cmapss_format.looks_like_cmapss(cmapss_text())
+    assert not cmapss_format.looks_like_cmapss("unit cycle " + "s " * 24 + "\n")  # A header.
+    assert not cmapss_format.looks_like_cmapss(cmapss_text().replace(" ", ","))
+    assert not cmapss_format.looks_like_cmapss("1 2 3\n4 5 6\n")
+    assert not cmapss_format.looks_like_cmapss("")
 
 
 def test_read_series_file_detects_cmapss(tmp_path):
     path = tmp_path / "train_FD001.txt"
     path.write_text(cmapss_text())
-    frame, source_format = series.read_series_file(path)
+    frame, source_format = series_io.read_series_file(path)
     assert source_format == "cmapss"
-    assert list(frame.columns) == cmapss.CMAPSS_COLUMNS
+    assert list(frame.columns) == cmapss_format.CMAPSS_COLUMNS
     assert frame.columns[-1] == "sensor_21"
     assert len(frame) == 8
 
@@ -48,15 +50,15 @@ def test_read_series_file_detects_cmapss(tmp_path):
 def test_load_series_routes_a_cmapss_file_and_bytes(tmp_path):
     path = tmp_path / "train_FD001.txt"
     path.write_text(cmapss_text())
-    dataset = series.load_series(path)
+    dataset = series_loading.load_series(path)
     assert dataset.source_format == "cmapss"
     assert dataset.units() == [1, 2]
     assert dataset.unit_lengths() == {1: 5, 2: 3}
     assert dataset.setting_columns == ["setting_1", "setting_2", "setting_3"]
-    assert dataset.sensor_columns == cmapss.SENSOR_COLUMNS
+    assert dataset.sensor_columns == cmapss_format.SENSOR_COLUMNS
     assert dataset.constant_sensors == ["sensor_01"]
     assert dataset.problems == []
-    from_bytes = series.load_series(path.read_bytes())
+    from_bytes = series_loading.load_series(path.read_bytes())
     assert from_bytes.source_format == "cmapss"
 
 
@@ -64,7 +66,7 @@ def test_load_cmapss_file_and_directory(tmp_path):
     directory = write_subset(tmp_path / "cmapss")
     from_file = cmapss.load_cmapss(directory / "train_FD001.txt")
     from_directory = cmapss.load_cmapss(directory)
-    routed = series.load_series(directory, window=4)
+    routed = series_loading.load_series(directory, window=4)
     pd.testing.assert_frame_equal(from_file.frame, from_directory.frame)
     assert routed.units() == [1, 2]
     assert routed.problems == [
@@ -104,7 +106,7 @@ def test_cmapss_line_with_wrong_field_count(tmp_path):
     lines[2] += " 1.0 2.0"
     path.write_text("\n".join(lines))
     with pytest.raises(ValueError, match=r"26 space-separated numbers .* Received: name='train"):
-        series.load_series(path)
+        series_loading.load_series(path)
 
 
 def test_cmapss_non_numeric_value_names_the_sensor(tmp_path):
@@ -115,7 +117,7 @@ def test_cmapss_non_numeric_value_names_the_sensor(tmp_path):
     lines[3] = " ".join(tokens)
     path.write_text("\n".join(lines))
     with pytest.raises(ValueError) as error:
-        series.load_series(path)
+        series_loading.load_series(path)
     assert str(error.value) == (
         "Expected numbers in every sensor, setting and RUL column. Received: "
         "name='train_FD001.txt': 'sensor_05': "

@@ -1,4 +1,4 @@
-"""Tests for core.data.inspection and the `inspect` CLI command."""
+"""Tests for core/data/inspection.py and the `inspect` CLI command."""
 
 import io
 import json

@@ -1,4 +1,4 @@
-"""Tests for loading defect masks (`core.data.masks`)."""
+"""Tests for core/data/masks.py: loading defect masks."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""Tests for the sample data generator and the committed `sample_data/` directory."""
+"""Tests for core/data/sample_data.py: the sample data generator and the committed `sample_data/`
+directory."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import pytest
 from PIL import Image
 
 from core.data import sample_data, synthetic_images, synthetic_sensors
+from tests.conftest import REPOSITORY_ROOT
 
 COMMITTED = sample_data.DEFAULT_SAMPLE_DIRECTORY
 DEFECT_CLASSES = [name for name in synthetic_images.IMAGE_CLASSES if name != "ok"]
@@ -380,4 +382,4 @@ def test_generate_sample_data_rejects_bad_arguments(tmp_path):
 
 
 def test_default_sample_directory_is_the_repository_sample_data():
-    assert Path(__file__).resolve().parents[2] / "sample_data" == COMMITTED
+    assert REPOSITORY_ROOT / "sample_data" == COMMITTED

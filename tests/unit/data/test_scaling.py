@@ -1,4 +1,4 @@
-"""Tests for core.data.scaling: constant sensors, operating conditions and the saved config."""
+"""Tests for core/data/scaling.py: constant sensors, operating conditions and the saved config."""
 
 import json
 

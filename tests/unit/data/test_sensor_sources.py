@@ -1,4 +1,5 @@
-"""Tests for core.data.sensor_sources: sample and uploaded files, roles, previews, truth files."""
+"""Tests for core/data/sensor_sources.py: sample and uploaded files, roles, previews, truth
+files."""
 
 import io
 

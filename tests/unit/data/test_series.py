@@ -1,4 +1,5 @@
-"""Tests for core/data/series.py: column detection, validation, the dataset and re-exports."""
+"""Tests for core/data/series.py (with core/data/series_loading.py): column detection, validation,
+the dataset and re-exports."""
 
 import json
 
@@ -6,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from core.data import series, series_io
+from core.data import series, series_io, series_loading
 
 
 def long_frame(units=(1, 2), length=5, sensors=2):
@@ -91,7 +92,7 @@ def test_load_long_csv_is_canonical_and_sorted(tmp_path):
     frame = frame.sort_values("cycle", kind="stable")  # Units interleaved, time increasing.
     frame["failure"] = "none"
     frame["rul"] = 5 - frame["cycle"]
-    dataset = series.load_series(write_csv(tmp_path, frame))
+    dataset = series_loading.load_series(write_csv(tmp_path, frame))
     assert list(dataset.frame.columns) == [
         "unit", "cycle", "setting_1", "sensor_0", "sensor_1", "label", "rul"
     ]  # fmt: skip
@@ -108,7 +109,7 @@ def test_load_long_csv_is_canonical_and_sorted(tmp_path):
 def test_load_parquet_long(tmp_path):
     path = tmp_path / "series.parquet"
     long_frame().to_parquet(path)
-    dataset = series.load_series(path)
+    dataset = series_loading.load_series(path)
     assert dataset.source_format == "parquet"
     assert dataset.units() == [1, 2]
 
@@ -116,7 +117,7 @@ def test_load_parquet_long(tmp_path):
 def test_load_bytes_semicolon_and_latin1():
     text = "Maschine;Zyklus;température\nM1;1;1,5\nM1;2;2,5\nM2;1;3,0\n"
     mapping = series.ColumnMapping(unit="Maschine", time="Zyklus", sensors=["température"])
-    dataset = series.load_series(text.encode("latin-1"), name="werk.csv", mapping=mapping)
+    dataset = series_loading.load_series(text.encode("latin-1"), name="werk.csv", mapping=mapping)
     assert dataset.frame["température"].tolist() == [1.5, 2.5, 3.0]
     assert dataset.units() == ["M1", "M2"]
     assert dataset.problems[0] == "'werk.csv' is not valid UTF-8; it was decoded as latin-1."
@@ -124,7 +125,7 @@ def test_load_bytes_semicolon_and_latin1():
 
 def test_load_wide_single_machine_csv(tmp_path):
     frame = pd.DataFrame({"temp": [1.0, 2.0, 3.0], "vibration": [0.5, 0.4, 0.6]})
-    dataset = series.load_series(write_csv(tmp_path, frame, "machine.csv"))
+    dataset = series_loading.load_series(write_csv(tmp_path, frame, "machine.csv"))
     assert dataset.units() == [1]
     assert dataset.frame["cycle"].tolist() == [1, 2, 3]
     assert dataset.problems == [
@@ -140,7 +141,7 @@ def test_load_datetime_time_column(tmp_path):
             "temp": [1.0, 2.0, 4.0],
         }
     )
-    dataset = series.load_series(write_csv(tmp_path, frame))
+    dataset = series_loading.load_series(write_csv(tmp_path, frame))
     assert dataset.frame["cycle"].tolist() == [1, 2, 3]
     assert dataset.frame["timestamp"].iloc[2] == pd.Timestamp("2024-01-01 01:00")
     assert "holds dates/times" in dataset.problems[-1]
@@ -151,7 +152,7 @@ def test_load_natural_unit_order_and_ignored_note(tmp_path):
         {"asset": ["M10", "M2", "M10"], "cycle": [1, 1, 2], "temp": [1.0, 2.0, 3.0]}
     )
     frame["line"] = "north"
-    dataset = series.load_series(write_csv(tmp_path, frame))
+    dataset = series_loading.load_series(write_csv(tmp_path, frame))
     assert dataset.units() == ["M2", "M10"]
     assert dataset.problems == ["Ignored columns that are not numeric sensors: ['line']"]
 
@@ -206,7 +207,7 @@ def test_error_repeated_role():
 def test_error_no_sensor_columns(tmp_path):
     frame = pd.DataFrame({"unit": [1, 1], "cycle": [1, 2], "note": ["a", "b"]})
     with pytest.raises(ValueError) as error:
-        series.load_series(write_csv(tmp_path, frame))
+        series_loading.load_series(write_csv(tmp_path, frame))
     assert str(error.value) == (
         "Expected at least one numeric sensor column. Received: name='series.csv': "
         "columns=['unit', 'cycle', 'note']"
@@ -225,7 +226,7 @@ def test_error_non_numeric_values(tmp_path):
     frame.loc[2, "sensor_0"] = "err"
     frame.loc[7, "sensor_0"] = "n/a?"
     with pytest.raises(ValueError) as error:
-        series.load_series(write_csv(tmp_path, frame))
+        series_loading.load_series(write_csv(tmp_path, frame))
     assert str(error.value) == (
         "Expected numbers in every sensor, setting and RUL column. Received: name='series.csv': "
         "'sensor_0': "
@@ -343,7 +344,7 @@ def test_wrong_argument_types():
 
 def test_load_directory_without_cmapss_files(tmp_path):
     with pytest.raises(ValueError, match=r"holding one train_FD00x\.txt.*Received: path="):
-        series.load_series(tmp_path)
+        series_loading.load_series(tmp_path)
 
 
 def test_reading_names_are_re_exported():

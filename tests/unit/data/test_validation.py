@@ -1,4 +1,4 @@
-"""Tests for core.data.validation."""
+"""Tests for core/data/validation.py."""
 
 import pytest
 

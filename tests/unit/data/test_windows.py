@@ -1,4 +1,4 @@
-"""Tests for core.data.windows: RUL targets and window cutting."""
+"""Tests for core/data/windows.py: RUL targets and window cutting."""
 
 import numpy as np
 import pandas as pd

@@ -1,4 +1,5 @@
-"""Tests for core.decisions.gan_benefit and gan_benefit_data on a tiny 3-class set of patterns."""
+"""Tests for core/decisions/gan_benefit.py (with core/decisions/gan_benefit_data.py) on a tiny
+3-class set of patterns."""
 
 import io
 import json
@@ -337,7 +338,7 @@ def test_cancelled_run_returns_what_finished(
 def test_refuses_a_model_that_is_not_a_gan(pattern_folder, tmp_path):
     from core.decisions.gan_benefit import run_gan_benefit
     from core.registry.store import ModelRegistry
-    from tests.unit.registry_helpers import make_metadata, make_model
+    from tests.helpers.registry import make_metadata, make_model
 
     registry = ModelRegistry(tmp_path / "registry")
     registry.save(make_model(), "classifier", make_metadata())

@@ -1,4 +1,5 @@
-"""Tests for core/maintenance.py: unit ranking, safe CSV download and flagged stretches."""
+"""Tests for core/decisions/maintenance.py: unit ranking; also the safe CSV download
+(core/data/tables.py) and flagged stretches (core/metrics/anomalies.py)."""
 
 import io
 
@@ -6,7 +7,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from core.data import tables
 from core.decisions import maintenance
+from core.metrics import anomalies
 
 
 def predictions_frame():
@@ -137,7 +140,7 @@ def test_predictions_csv_neutralises_formula_text_and_leaves_numbers():
             "due": [True, False, True, False, True, False, True, False],
         }
     )
-    data = maintenance.predictions_csv(frame)
+    data = tables.predictions_csv(frame)
     assert isinstance(data, bytes)
     back = pd.read_csv(io.BytesIO(data), keep_default_na=False)
     assert back["unit"].tolist() == [
@@ -159,12 +162,12 @@ def test_predictions_csv_neutralises_formula_text_and_leaves_numbers():
 
 def test_predictions_csv_leaves_numbers_in_mixed_columns_and_neutralises_headers():
     frame = pd.DataFrame({"=cmd": [-4, "-4", "é"]})
-    assert maintenance.predictions_csv(frame).decode("utf-8") == "'=cmd\r\n-4\r\n'-4\r\né\r\n"
+    assert tables.predictions_csv(frame).decode("utf-8") == "'=cmd\r\n-4\r\n'-4\r\né\r\n"
 
 
 def test_predictions_csv_rejects_a_non_frame():
     with pytest.raises(TypeError) as error:
-        maintenance.predictions_csv("unit,cycle")
+        tables.predictions_csv("unit,cycle")
     assert str(error.value) == (
         "Expected `frame` to be a pandas DataFrame. Received: frame='unit,cycle'"
     )
@@ -182,7 +185,7 @@ def test_flagged_stretches_finds_maximal_runs_per_unit():
             "flagged": [0, 1, 1, 0, 0, 1, 1, 1, 1, 1, 0, 1],
         }
     )
-    stretches = maintenance.flagged_stretches(scores)
+    stretches = anomalies.flagged_stretches(scores)
     assert list(stretches.columns) == ["unit", "start_cycle", "end_cycle", "peak_score"]
     # Unit a's run ending at its last cycle does not merge into unit b's run at its first.
     assert stretches.to_dict("records") == [
@@ -198,27 +201,27 @@ def test_flagged_stretches_sorts_by_cycle_first():
         {"unit": 1, "cycle": [3, 1, 2, 4], "score": [3.0, 1.0, 2.0, 4.0], "flagged": [True] * 4}
     )
     scores.loc[1, "flagged"] = False  # Cycle 1.
-    assert maintenance.flagged_stretches(scores).to_dict("records") == [
+    assert anomalies.flagged_stretches(scores).to_dict("records") == [
         {"unit": 1, "start_cycle": 2, "end_cycle": 4, "peak_score": 4.0}
     ]
 
 
 def test_flagged_stretches_without_flags_is_empty_with_the_columns():
     scores = pd.DataFrame({"unit": [1, 1], "cycle": [1, 2], "score": [0.1, 0.2], "flagged": False})
-    stretches = maintenance.flagged_stretches(scores)
+    stretches = anomalies.flagged_stretches(scores)
     assert stretches.empty
-    assert list(stretches.columns) == list(maintenance.STRETCH_COLUMNS)
+    assert list(stretches.columns) == list(anomalies.STRETCH_COLUMNS)
 
 
 def test_flagged_stretches_rejects_bad_flags_and_missing_columns():
     scores = pd.DataFrame({"unit": 1, "cycle": [1, 2], "score": [0.1, 0.2], "flagged": [1, 2]})
     with pytest.raises(ValueError) as error:
-        maintenance.flagged_stretches(scores)
+        anomalies.flagged_stretches(scores)
     assert str(error.value) == (
         "Expected `flagged` to hold True/False (or 1/0). Received: 1 bad value(s) such as 2"
     )
     with pytest.raises(ValueError) as error:
-        maintenance.flagged_stretches(scores.drop(columns=["score", "flagged"]))
+        anomalies.flagged_stretches(scores.drop(columns=["score", "flagged"]))
     assert str(error.value) == (
         "Expected `scores` with columns ['unit', 'cycle', 'score', 'flagged']. "
         "Received: missing=['score', 'flagged'], columns=['unit', 'cycle']"

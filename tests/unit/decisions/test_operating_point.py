@@ -1,4 +1,5 @@
-"""Tests for core/operating_point.py: the cost curve, the chosen threshold and its storage."""
+"""Tests for core/decisions/operating_point.py: the cost curve, the chosen threshold and its
+storage."""
 
 import json
 import math

@@ -1,9 +1,8 @@
-"""Tests for core/decision_data.py: validation defect scores and setting the operating point."""
+"""Tests for core/decisions/operating_point_data.py: validation defect scores and setting the
+operating point."""
 
 import io
 import json
-import sys
-import types
 import zipfile
 
 import numpy as np
@@ -22,6 +21,7 @@ from core.registry.attachments import OPERATING_POINT
 from core.registry.catalog import calibration_source
 from core.registry.metadata import image_dataset_fingerprint
 from core.registry.store import ModelRegistry
+from core.workflows import image as image_workflow
 
 COSTS = {"missed_defect_cost": 500, "false_reject_cost": 5, "defect_rate": 0.02}
 ANOMALY_CONFIG = {
@@ -96,9 +96,7 @@ class FakeAnomalyPredictor:
 
 @pytest.fixture
 def fake_anomaly_module(monkeypatch):
-    module = types.ModuleType("core.inference.image_anomaly")
-    module.ImageAnomalyPredictor = FakeAnomalyPredictor
-    monkeypatch.setitem(sys.modules, "core.inference.image_anomaly", module)
+    monkeypatch.setattr(image_workflow, "ImageAnomalyPredictor", FakeAnomalyPredictor)
 
 
 @pytest.mark.slow

@@ -1,25 +1,20 @@
-"""Tests for core/robustness.py and core/image_test_split.py: perturbations, the check, and
-running it on a registered model (a fake anomaly predictor stands in for the real one)."""
+"""Tests for core/decisions/robustness.py (with core/data/perturbations.py and
+core/workflows/image_test_split.py): perturbations, the check, and running it on a registered
+model (a fake anomaly predictor stands in for the real one)."""
 
 import json
-import sys
-import types
 
 import numpy as np
 import pytest
 
 from core.data.bundled import sample_data_directory
-from core.decisions.robustness import (
-    PERTURBATIONS,
-    apply_perturbation,
-    perturb,
-    robustness_check,
-    run_robustness,
-)
+from core.data.perturbations import PERTURBATIONS, apply_perturbation, perturb
+from core.decisions.robustness import robustness_check, run_robustness
 from core.demo.models import DEMO_IMAGE_MODEL, ensure_demo_models
 from core.registry.attachments import ROBUSTNESS, read_json_attachment
 from core.registry.catalog import calibration_source
 from core.registry.store import ModelRegistry
+from core.workflows import image as image_workflow
 from core.workflows.image_test_split import load_test_split, sample_indices
 
 SAMPLE_IMAGES = sample_data_directory() / "images"
@@ -260,9 +255,7 @@ class FakeAnomalyPredictor:
 
 def register_anomaly_model(registry, monkeypatch, *, good_class="ok") -> str:
     """Registers the demo model file as an image anomaly model and fakes its predictor."""
-    fake = types.ModuleType("core.inference.image_anomaly")
-    fake.ImageAnomalyPredictor = FakeAnomalyPredictor
-    monkeypatch.setitem(sys.modules, "core.inference.image_anomaly", fake)
+    monkeypatch.setattr(image_workflow, "ImageAnomalyPredictor", FakeAnomalyPredictor)
     record = registry.get(DEMO_IMAGE_MODEL)
     metadata = {**record.metadata, "task": "image_anomaly", "classes": [good_class, "anomaly"]}
     metadata["training_config"] = {**metadata["training_config"], "good_class": good_class}

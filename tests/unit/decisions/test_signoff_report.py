@@ -1,4 +1,5 @@
-"""Tests for core/signoff_report.py: a self-contained, escaped HTML sign-off report."""
+"""Tests for core/decisions/signoff_report.py and signoff_html.py: a self-contained, escaped HTML
+sign-off report."""
 
 import base64
 import io
@@ -9,11 +10,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from core.decisions.signoff_report import (
-    NO_OPERATING_POINT,
-    build_signoff_report,
-    make_signoff_report,
-)
+from core.decisions.signoff_html import NO_OPERATING_POINT, build_signoff_report
+from core.decisions.signoff_report import make_signoff_report
 from core.demo.models import DEMO_IMAGE_MODEL, DEMO_MODELS_DIRECTORY, ensure_demo_models
 from core.registry.attachments import (
     OPERATING_POINT,
@@ -24,7 +22,7 @@ from core.registry.attachments import (
     write_json_attachment,
 )
 from core.registry.store import ModelRecord, ModelRegistry
-from tests.unit.test_robustness import register_anomaly_model
+from tests.unit.decisions.test_robustness import register_anomaly_model
 
 HOSTILE = "<script>alert(1)</script>"
 DATA_URI = re.compile(r'src="data:image/png;base64,([A-Za-z0-9+/=]+)"')

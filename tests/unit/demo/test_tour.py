@@ -1,4 +1,4 @@
-"""Tests for the guided demo's steps, presets and registry reset (core.demo.tour)."""
+"""Tests for core/demo/tour.py: the guided demo's steps, presets and registry reset."""
 
 import ast
 import filecmp

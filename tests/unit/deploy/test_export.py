@@ -1,4 +1,4 @@
-"""Tests for core/export.py: export formats, directly and through ModelRegistry.export."""
+"""Tests for core/deploy/export.py: export formats, directly and through ModelRegistry.export."""
 
 import zipfile
 
@@ -9,7 +9,7 @@ from core.deploy import export
 from core.deploy.export import ExportFormat, export_model, validate_export_format
 from core.registry import store as registry
 from core.registry.store import ModelRegistry
-from tests.unit.registry_helpers import SAMPLE, make_metadata, make_model
+from tests.helpers.registry import SAMPLE, make_metadata, make_model
 
 # Exporting registry models (ModelRegistry.export delegates to export_model).
 

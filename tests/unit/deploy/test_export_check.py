@@ -1,4 +1,5 @@
-"""Tests for core/export_check.py: every export of the demo model scored beside the original."""
+"""Tests for core/deploy/export_check.py: every export of the demo model scored beside the
+original."""
 
 import pytest
 

@@ -1,10 +1,10 @@
 """Trains a small stripes classifier in a fresh process and prints the outcome as one JSON line.
 
-Run by tests/unit/test_distributed_training.py: logical CPU devices can only be configured before
+Run by tests/unit/engine/test_multiworker.py: logical CPU devices can only be configured before
 TensorFlow initialises, so each device count needs its own process.
 
 Usage:
-    python -m tests.unit.distributed_worker --devices 2 --strategy mirrored --loop fit
+    python -m tests.unit.engine.distributed_worker --devices 2 --strategy mirrored --loop fit
 """
 
 from __future__ import annotations

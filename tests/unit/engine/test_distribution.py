@@ -1,4 +1,4 @@
-"""Tests for core/distribution.py: reading TF_CONFIG and choosing a strategy."""
+"""Tests for core/engine/distribution.py: reading TF_CONFIG and choosing a strategy."""
 
 import json
 

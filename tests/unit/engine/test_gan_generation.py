@@ -1,4 +1,4 @@
-"""Tests for core/gan_generation.py: grids, seeded generation, the class-folder zip."""
+"""Tests for core/engine/gan_generation.py: grids, seeded generation, the class-folder zip."""
 
 import io
 import zipfile
@@ -6,7 +6,7 @@ import zipfile
 import numpy as np
 import pytest
 
-from tests.unit.registry_helpers import make_metadata, make_model
+from tests.helpers.registry import make_metadata, make_model
 
 keras = pytest.importorskip("keras")
 

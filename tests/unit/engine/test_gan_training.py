@@ -1,4 +1,5 @@
-"""Tests for core/gan_training.py: settings, the held-out split, a real tiny run, the registry."""
+"""Tests for core/engine/gan_training.py: settings, the held-out split, a real tiny run, the
+registry."""
 
 import dataclasses
 

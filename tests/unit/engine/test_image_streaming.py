@@ -1,4 +1,5 @@
-"""Tests for core/image_streaming.py: tf.data from files, the streaming run and `should_stream`."""
+"""Tests for core/engine/image_streaming.py (with core/workflows/image_streamed.py): tf.data from
+files, the streaming run and `should_stream`."""
 
 import io
 
@@ -15,13 +16,13 @@ from core.engine.image_streaming import (
     estimate_decoded_bytes,
     make_file_dataset,
     predict_image_files,
-    run_streaming_image_training,
     should_stream,
 )
 from core.engine.image_training import ImageTrainingConfig
 from core.registry.metadata import image_dataset_fingerprint
 from core.registry.store import ModelRegistry
 from core.workflows.image import save_image_run
+from core.workflows.image_streamed import run_streaming_image_training
 
 SIZE = 16
 

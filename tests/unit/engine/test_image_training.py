@@ -1,4 +1,5 @@
-"""Tests for core/training.py and core/image_pipeline.py on tiny synthetic images."""
+"""Tests for core/engine/image_training.py (with core/engine/image_pipeline.py) on tiny synthetic
+images."""
 
 import json
 

@@ -1,8 +1,8 @@
-"""Tests for core/multiworker_training.py and the distributed paths of core/training.py.
+"""Tests for core/engine/multiworker.py and the distributed paths of core/engine/image_training.py.
 
 Mirrored replicas over logical CPU devices and a two-process cluster on 127.0.0.1 each need a
-fresh TensorFlow, so those tests run in subprocesses (tests/unit/distributed_worker.py and the
-CLI); the custom loop itself also runs in this process under the default strategy.
+fresh TensorFlow, so those tests run in subprocesses (tests/unit/engine/distributed_worker.py and
+the CLI); the custom loop itself also runs in this process under the default strategy.
 """
 
 import json
@@ -21,7 +21,7 @@ from core.engine.image_training import ImageTrainingConfig
 from core.engine.multiworker import _maybe_lower_learning_rate, _Patience, fit_multiworker
 from core.engine.progress import CancellationToken
 from tests.conftest import REPOSITORY_ROOT
-from tests.unit.distributed_worker import CLASS_NAMES, SIZE, stripes
+from tests.unit.engine.distributed_worker import CLASS_NAMES, SIZE, stripes
 
 keras = pytest.importorskip("keras")
 
@@ -226,7 +226,7 @@ def test_plateau_halves_the_learning_rate_down_to_a_floor():
 
 def run_distributed_worker(*arguments: str) -> dict:
     completed = subprocess.run(
-        [sys.executable, "-m", "tests.unit.distributed_worker", *arguments],
+        [sys.executable, "-m", "tests.unit.engine.distributed_worker", *arguments],
         cwd=REPOSITORY_ROOT,
         env=child_environment(),
         capture_output=True,

@@ -1,4 +1,4 @@
-"""Tests for core/precision.py and mixed precision in image training, forced on a CPU."""
+"""Tests for core/engine/precision.py and mixed precision in image training, forced on a CPU."""
 
 import threading
 
@@ -119,7 +119,7 @@ def test_forced_mixed_precision_trains_series_models_with_float32_outputs(
     task, model_name, output_layer
 ):
     from core.data.bundled import sample_data_directory
-    from core.data.series import load_series
+    from core.data.series_loading import load_series
     from core.engine.series_anomaly import train_anomaly_detector
     from core.engine.series_training import SeriesTrainingConfig, train_series_model
 

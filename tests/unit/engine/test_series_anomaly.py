@@ -1,17 +1,19 @@
-"""Tests for core/series_anomaly.py: labels, per-step and per-event metrics, scoring, training."""
+"""Tests for core/engine/series_anomaly.py (with core/engine/series_anomaly_scoring.py): labels,
+per-step and per-event metrics, scoring, training."""
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from core.data.series import ColumnMapping, dataset_from_frame, load_series
+from core.data.series import ColumnMapping, dataset_from_frame
+from core.data.series_loading import load_series
+from core.data.truth_files import load_anomaly_labels
 from core.data.windows import SensorScaler
 from core.engine import series_anomaly_scoring as anomaly_scoring
 from core.engine.progress import CancellationToken
 from core.engine.series_anomaly import (
     anomaly_scores,
     evaluate_anomalies,
-    load_anomaly_labels,
     train_anomaly_detector,
 )
 from core.engine.series_training import SeriesTrainingConfig
@@ -236,7 +238,7 @@ def test_training_refuses_what_it_cannot_use():
     with pytest.raises(TypeError) as error:
         train_anomaly_detector(dataset.frame)
     assert str(error.value).startswith(
-        "Expected a SeriesDataset (see core.data.series.load_series). Received: dataset="
+        "Expected a SeriesDataset (see core.data.series_loading.load_series). Received: dataset="
     )
     with pytest.raises(ValueError) as error:
         train_anomaly_detector(dataset, healthy="early")

@@ -1,4 +1,4 @@
-"""Tests for core.engine.series_training: configuration, training, evaluation and prediction."""
+"""Tests for core/engine/series_training.py: configuration, training, evaluation and prediction."""
 
 import dataclasses
 import json
@@ -8,8 +8,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from core.data.series import dataset_from_frame, detect_column_mapping, load_series
+from core.data.series import dataset_from_frame, detect_column_mapping
+from core.data.series_loading import load_series
 from core.data.windows import SensorScaler, rul_targets
+from core.engine import series_training
 from core.engine.progress import CancellationToken
 from core.engine.series_training import (
     FAILURE_CLASS_NAMES,
@@ -287,15 +289,13 @@ def test_trained_rul_model_beats_the_training_mean_on_the_sample_test_set(
 
 
 def test_anomaly_task_is_handed_to_the_anomaly_engine(monkeypatch):
-    import core.engine.series_anomaly
-
     calls = []
 
     def fake_detector(dataset, config, *, listeners=(), cancellation=None):
         calls.append((dataset, config.task, list(listeners), cancellation))
         return "anomaly result"
 
-    monkeypatch.setattr(core.engine.series_anomaly, "train_anomaly_detector", fake_detector)
+    monkeypatch.setattr(series_training, "train_anomaly_detector", fake_detector)
     dataset, token = small_dataset(), CancellationToken()
     config = SeriesTrainingConfig(task="anomaly")
     assert train_series_model(dataset, config, cancellation=token) == "anomaly result"

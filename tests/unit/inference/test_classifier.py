@@ -1,4 +1,4 @@
-"""Tests for core/inference.py: the fast image predictor."""
+"""Tests for core/inference/classifier.py: the fast image predictor."""
 
 import io
 

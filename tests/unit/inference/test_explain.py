@@ -1,4 +1,4 @@
-"""Tests for core/explain.py: Grad-CAM heatmaps, overlays and peaks."""
+"""Tests for core/inference/explain.py: Grad-CAM heatmaps, overlays and peaks."""
 
 import gc
 import weakref

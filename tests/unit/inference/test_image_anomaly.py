@@ -1,4 +1,4 @@
-"""Tests for core/image_anomaly_inference.py: the C1 predictor's outputs, checks and uploads."""
+"""Tests for core/inference/image_anomaly.py: the C1 predictor's outputs, checks and uploads."""
 
 import copy
 import io
@@ -157,11 +157,11 @@ def test_a_classifier_is_not_an_anomaly_model():
 
 @pytest.mark.slow
 def test_a_registered_feature_gaussian_model_reloads_with_the_same_scores(tmp_path):
-    from core.engine.image_anomaly_training import (
+    from core.workflows.image_anomaly import (
         run_image_anomaly_training,
         save_image_anomaly_run,
     )
-    from tests.unit.test_image_anomaly_training import make_parts, tiny_config
+    from tests.unit.workflows.test_image_anomaly import make_parts, tiny_config
 
     result = run_image_anomaly_training(make_parts(per_class=6, seed=3)[0], tiny_config())
     registry = ModelRegistry(tmp_path)

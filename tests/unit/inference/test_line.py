@@ -1,4 +1,4 @@
-"""Tests for core.inference.line: streamed inputs, batched prediction and incremental writers."""
+"""Tests for core/inference/line.py: streamed inputs, batched prediction and incremental writers."""
 
 import csv
 import io

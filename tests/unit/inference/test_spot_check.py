@@ -1,4 +1,5 @@
-"""Tests for core/spot_check.py: one call from uploads to predictions, overlays and rejections."""
+"""Tests for core/inference/spot_check.py: one call from uploads to predictions, overlays and
+rejections."""
 
 import io
 import zipfile

@@ -1,4 +1,5 @@
-"""Tests for core/decisions.py: verdicts by argmax, by an operating point, for anomaly models."""
+"""Tests for core/inference/verdicts.py: verdicts by argmax, by an operating point, for anomaly
+models."""
 
 import io
 

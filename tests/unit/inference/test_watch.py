@@ -1,4 +1,4 @@
-"""Tests for core.inference.watch: polling a folder and scoring each new image once."""
+"""Tests for core/inference/watch.py: polling a folder and scoring each new image once."""
 
 import csv
 import io

@@ -1,8 +1,6 @@
-"""Tests for core.jobs.gan: configs from the page, background GAN and experiment work, tables."""
+"""Tests for core/jobs/gan.py: configs from the page, background GAN and experiment work, tables."""
 
 import io
-import sys
-import threading
 import types
 import zipfile
 
@@ -16,6 +14,7 @@ from core.engine.gan_training import GanRunResult, GanTrainingConfig
 from core.jobs import gan as gan_jobs
 from core.jobs.manager import JobManager
 from core.registry.metadata import validate_model_name
+from tests.helpers.jobs import holding_the_slot, wait_for_job
 
 CLASSES = ("dent", "ok")
 
@@ -145,8 +144,7 @@ def test_a_one_epoch_gan_job_finishes_with_a_grid_in_the_snapshot():
     job = manager.submit(
         "me", gan_jobs.GAN_JOB_KIND, gan_jobs.make_gan_training_work(source, config)
     )
-    manager.wait("me", job.job_id, timeout=300)
-    assert job.state == "succeeded", job.error
+    wait_for_job(manager, job, timeout=300, state="succeeded")
     assert isinstance(job.result, GanRunResult)
     snapshot = job.progress.snapshot()
     assert snapshot["message"] == "Finished"
@@ -174,26 +172,24 @@ def test_a_job_cancelled_while_loading_returns_nothing():
 
 def test_gan_jobs_lists_only_this_page_s_kinds_of_one_owner():
     manager = JobManager(max_running=1, max_queued=5)
-    release = threading.Event()
 
-    def waiting(progress, cancellation):
-        release.wait(30)
+    def queued(progress, cancellation):
+        """Never runs: the blocker holds the only slot until these jobs are cancelled."""
 
-    blocker = manager.submit("me", "train-image", waiting)
-    gan = manager.submit("me", gan_jobs.GAN_JOB_KIND, waiting)
-    benefit = manager.submit("me", gan_jobs.BENEFIT_JOB_KIND, waiting)
-    other = manager.submit("someone-else", gan_jobs.GAN_JOB_KIND, waiting)
-    try:
-        assert gan_jobs.gan_jobs(manager, "me") == [benefit, gan]
-        assert gan_jobs.gan_jobs(manager, "me", gan_jobs.BENEFIT_JOB_KIND) == [benefit]
-        assert gan_jobs.gan_jobs(manager, "me", gan_jobs.GAN_JOB_KIND) == [gan]
-        with pytest.raises(ValueError, match=r"Expected kind among \['train-gan', 'gan-benefit'\]"):
-            gan_jobs.gan_jobs(manager, "me", "train-image")
-    finally:
-        for owner, job in (("me", gan), ("me", benefit), ("someone-else", other)):
-            manager.cancel(owner, job.job_id)
-        release.set()
-        manager.wait("me", blocker.job_id, timeout=30)
+    with holding_the_slot(manager, "train-image", owner="me", hold=30, timeout=30):
+        gan = manager.submit("me", gan_jobs.GAN_JOB_KIND, queued)
+        benefit = manager.submit("me", gan_jobs.BENEFIT_JOB_KIND, queued)
+        other = manager.submit("someone-else", gan_jobs.GAN_JOB_KIND, queued)
+        try:
+            assert gan_jobs.gan_jobs(manager, "me") == [benefit, gan]
+            assert gan_jobs.gan_jobs(manager, "me", gan_jobs.BENEFIT_JOB_KIND) == [benefit]
+            assert gan_jobs.gan_jobs(manager, "me", gan_jobs.GAN_JOB_KIND) == [gan]
+            expected = r"Expected kind among \['train-gan', 'gan-benefit'\]"
+            with pytest.raises(ValueError, match=expected):
+                gan_jobs.gan_jobs(manager, "me", "train-image")
+        finally:
+            for owner, job in (("me", gan), ("me", benefit), ("someone-else", other)):
+                manager.cancel(owner, job.job_id)
 
 
 def test_suggested_names_are_valid_registry_names():
@@ -263,11 +259,7 @@ def test_benefit_work_loads_the_data_at_the_gan_size_and_runs_the_experiment(mon
         options["listeners"][0].set_message("Training the baseline")
         return report_of()
 
-    monkeypatch.setitem(
-        sys.modules,
-        "core.decisions.gan_benefit",
-        types.SimpleNamespace(run_gan_benefit=fake_run_gan_benefit),
-    )
+    monkeypatch.setattr(gan_jobs, "run_gan_benefit", fake_run_gan_benefit)
     registry = FakeRegistry([fake_record("parts-gan32", 1, "2026-01-01T10:00:00+00:00")])
     source = image_sources.zip_image_source("parts.zip", parts_zip(3))
     work = gan_jobs.make_benefit_work(
@@ -276,8 +268,7 @@ def test_benefit_work_loads_the_data_at_the_gan_size_and_runs_the_experiment(mon
     )  # fmt: skip
     manager = JobManager()
     job = manager.submit("me", gan_jobs.BENEFIT_JOB_KIND, work)
-    manager.wait("me", job.job_id, timeout=60)
-    assert job.state == "succeeded", job.error
+    wait_for_job(manager, job, timeout=60, state="succeeded")
     assert job.result == report_of()
     assert calls["data"].images.shape == (6, 32, 32, 1)
     assert calls["registry"] is registry and calls["reference"] == "parts-gan32:1"

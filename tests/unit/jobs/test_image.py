@@ -1,7 +1,6 @@
-"""Tests for core.jobs.image: data sources, summaries, configs, background work and results."""
+"""Tests for core/jobs/image.py: data sources, summaries, configs, background work and results."""
 
 import io
-import threading
 import types
 import zipfile
 
@@ -17,6 +16,7 @@ from core.jobs import image as image_jobs
 from core.jobs.manager import JobManager
 from core.metrics.evaluation import evaluate_classification
 from core.registry.metadata import validate_model_name
+from tests.helpers.jobs import holding_the_slot, wait_for_job
 
 CLASSES = ("ok", "scratch")
 
@@ -221,18 +221,16 @@ def test_suggested_model_name_is_a_valid_registry_name(sample_directory):
 
 def test_job_rows_list_state_and_queue_position():
     manager = JobManager(max_running=1, max_queued=2)
-    release = threading.Event()
-    first = manager.submit(
-        "me", "train-image", lambda progress, cancel: release.wait(5), description="one"
-    )
-    second = manager.submit("me", "train-image", lambda progress, cancel: None, description="two")
-    rows = image_jobs.job_rows(manager, manager.jobs_for("me"))
-    by_job = {row["job"]: row for row in rows}
-    assert by_job[first.job_id]["state"] == "running"
-    assert by_job[second.job_id]["queue"] == "1 job ahead"
-    assert by_job[second.job_id]["data"] == "two"
-    release.set()
-    manager.wait("me", second.job_id, timeout=10)
+    with holding_the_slot(manager, "train-image", owner="me", description="one", hold=5) as first:
+        second = manager.submit(
+            "me", "train-image", lambda progress, cancel: None, description="two"
+        )
+        rows = image_jobs.job_rows(manager, manager.jobs_for("me"))
+        by_job = {row["job"]: row for row in rows}
+        assert by_job[first.job_id]["state"] == "running"
+        assert by_job[second.job_id]["queue"] == "1 job ahead"
+        assert by_job[second.job_id]["data"] == "two"
+    wait_for_job(manager, second, timeout=10)
 
 
 def fake_result():
@@ -323,8 +321,7 @@ def test_training_work_runs_in_a_job_and_reports_progress():
     config = image_jobs.training_config(model="seed_cnn", epochs=2, image_size=16, batch_size=8)
     manager = JobManager()
     job = manager.submit("me", "train-image", image_jobs.make_training_work(source, config))
-    job = manager.wait("me", job.job_id, timeout=300)
-    assert job.state == "succeeded", job.error
+    job = wait_for_job(manager, job, timeout=300, state="succeeded")
     snapshot = job.progress.snapshot()
     assert snapshot["total_epochs"] == 2
     assert len(snapshot["epoch_history"]["loss"]) == 2

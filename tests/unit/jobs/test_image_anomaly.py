@@ -1,4 +1,5 @@
-"""Tests for core/anomaly_jobs.py: widget choices, the background work and the results views."""
+"""Tests for core/jobs/image_anomaly.py: widget choices, the background work and the results
+views."""
 
 import io
 import threading
@@ -11,11 +12,13 @@ from PIL import Image
 
 from core.data.image_sources import ImageSource, sample_image_source, zip_image_source
 from core.data.masks import bundled_mask_directory
-from core.engine.image_anomaly_training import ImageAnomalyConfig, ImageAnomalyRunResult
 from core.engine.progress import CancellationToken
 from core.jobs import image_anomaly as anomaly_jobs
-from core.jobs.manager import JobManager, JobProgress
+from core.jobs.job import JobProgress
+from core.jobs.manager import JobManager
 from core.registry.metadata import validate_model_name
+from core.workflows.image_anomaly import ImageAnomalyConfig, ImageAnomalyRunResult
+from tests.helpers.jobs import finish_jobs
 
 
 def png_bytes(pixels: np.ndarray) -> bytes:
@@ -197,9 +200,7 @@ def test_anomaly_jobs_lists_only_this_sessions_anomaly_jobs():
         assert rows[0]["data"] == "mine" and rows[0]["state"] == "running"
     finally:
         release.set()
-        for owner in ("me", "other"):
-            for job in manager.jobs_for(owner):
-                manager.wait(owner, job.job_id, timeout=10)
+        finish_jobs(manager, ("me", "other"), cancel=False, timeout=10)
 
 
 def test_progress_text_names_the_phase_of_each_method():

@@ -1,18 +1,11 @@
-"""Tests for core.jobs.manager: bound, queue, ownership, cancellation, failures, progress."""
+"""Tests for core/jobs/manager.py: bound, queue, ownership, cancellation, failures, progress."""
 
 import threading
 
 import pytest
 
-from core.jobs.manager import (
-    CANCELLED,
-    FAILED,
-    RUNNING,
-    SUCCEEDED,
-    JobManager,
-    JobProgress,
-    JobRefused,
-)
+from core.jobs.job import CANCELLED, FAILED, RUNNING, SUCCEEDED, JobProgress
+from core.jobs.manager import JobManager, JobRefused
 
 
 def blocking_work(release: threading.Event, result="done"):

@@ -1,6 +1,5 @@
-"""Tests for core.jobs.sensor: settings, configs, background training and saved-model scoring."""
+"""Tests for core/jobs/sensor.py: settings, configs, background training and saved-model scoring."""
 
-import threading
 import types
 
 import numpy as np
@@ -13,6 +12,7 @@ from core.jobs import image as image_jobs
 from core.jobs import sensor as sensor_jobs
 from core.jobs.manager import JobManager
 from core.registry.metadata import validate_model_name
+from tests.helpers.jobs import holding_the_slot, wait_for_job
 
 
 def fleet_source(units: int = 3, cycles: int = 12, rul_column: bool = False):
@@ -128,22 +128,19 @@ def test_training_work_reports_a_bad_truth_file_before_training():
 
 def test_submit_training_queues_a_series_job_with_a_valid_name():
     manager = JobManager(max_running=1, max_queued=1)
-    release = threading.Event()
-    blocker = manager.submit("me", "train-image", lambda progress, cancel: release.wait(10))
-    try:
+    with holding_the_slot(manager, "train-image", owner="me", hold=10, timeout=10):
         job = sensor_jobs.submit_training(
             manager, "me", fleet_source(), {"task": "rul", "model": "lstm", "epochs": 2}
         )
-        assert job.kind == sensor_jobs.JOB_KIND
-        assert job.description == "rul, lstm, 2 epochs on upload pumps.csv"
-        assert sensor_jobs.series_jobs(manager, "me") == [job], "image jobs are left out"
-        assert sensor_jobs.series_jobs(manager, "someone else") == []
-        labels = image_jobs.job_labels([job])
-        assert labels[job.job_id].endswith(": rul, lstm, 2 epochs on upload pumps.csv")
-    finally:
-        manager.cancel("me", job.job_id)
-        release.set()
-        manager.wait("me", blocker.job_id, timeout=10)
+        try:
+            assert job.kind == sensor_jobs.JOB_KIND
+            assert job.description == "rul, lstm, 2 epochs on upload pumps.csv"
+            assert sensor_jobs.series_jobs(manager, "me") == [job], "image jobs are left out"
+            assert sensor_jobs.series_jobs(manager, "someone else") == []
+            labels = image_jobs.job_labels([job])
+            assert labels[job.job_id].endswith(": rul, lstm, 2 epochs on upload pumps.csv")
+        finally:
+            manager.cancel("me", job.job_id)
 
 
 def test_suggested_model_name_is_valid_for_any_file_name():
@@ -270,8 +267,7 @@ def test_training_work_runs_in_a_job_and_evaluates_on_the_bundled_test_data():
     )
     manager = JobManager()
     job = manager.submit("me", sensor_jobs.JOB_KIND, work)
-    job = manager.wait("me", job.job_id, timeout=300)
-    assert job.state == "succeeded", job.error
+    job = wait_for_job(manager, job, timeout=300, state="succeeded")
     snapshot = job.progress.snapshot()
     assert snapshot["total_epochs"] == 1
     assert snapshot["message"] == "Finished"

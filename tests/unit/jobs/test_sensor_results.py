@@ -1,4 +1,4 @@
-"""Tests for core.jobs.sensor_results: monitor runs and the frames each results section draws."""
+"""Tests for core/jobs/sensor_results.py: monitor runs and the frames each results section draws."""
 
 import types
 

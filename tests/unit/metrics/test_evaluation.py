@@ -1,7 +1,7 @@
-"""Tests for core/evaluation.py: hand-computed examples, every error message, and properties.
+"""Tests for core/metrics/evaluation.py: hand-computed examples, every error message, properties.
 
-`confusion_matrix` and `precision_recall_f1` (defined in core/evaluation_counts.py) are tested
-here, through core.metrics.evaluation; the series metrics are tested in test_evaluation_series.py.
+`confusion_matrix` and `precision_recall_f1` (defined in core/metrics/counts.py) are tested here,
+through core.metrics.evaluation; the series metrics are tested in tests/unit/metrics/test_series.py.
 """
 
 import json

@@ -1,4 +1,4 @@
-"""Tests for core/evaluation_series.py: remaining-useful-life regression and anomaly flags."""
+"""Tests for core/metrics/series.py: remaining-useful-life regression and anomaly flags."""
 
 import json
 import math

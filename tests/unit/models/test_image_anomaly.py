@@ -1,4 +1,4 @@
-"""Tests for core/models/image_anomaly.py: builders, the Gaussian fit, safe save and load."""
+"""Tests for core/models/image_anomaly*.py: builders, the Gaussian fit, safe save and load."""
 
 import numpy as np
 import pytest
@@ -6,12 +6,14 @@ import pytest
 keras = pytest.importorskip("keras")
 
 from core.engine.image_anomaly_fitting import reconstruction_errors  # noqa: E402
-from core.models.image_anomaly import (  # noqa: E402
+from core.models.image_anomaly import check_anomaly_input_shape  # noqa: E402
+from core.models.image_anomaly_autoencoder import (  # noqa: E402
     build_convolutional_autoencoder,
+    build_reconstruction_map_model,
+)
+from core.models.image_anomaly_gaussian import (  # noqa: E402
     build_feature_extractor,
     build_feature_gaussian_model,
-    build_reconstruction_map_model,
-    check_anomaly_input_shape,
     fit_position_gaussians,
 )
 from core.registry.reading import contains_lambda_layer  # noqa: E402

@@ -1,4 +1,4 @@
-"""Tests for core.models.series: one contract over every preset and task."""
+"""Tests for core/models/series.py: one contract over every preset and task."""
 
 import keras
 import numpy as np

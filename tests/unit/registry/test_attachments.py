@@ -1,4 +1,4 @@
-"""Tests for core/registry_attachments.py: files kept beside a model version."""
+"""Tests for core/registry/attachments.py: files kept beside a model version."""
 
 import json
 from pathlib import Path

@@ -1,4 +1,5 @@
-"""Tests for core/model_catalog.py: registry table, comparison data, export bytes, deletion."""
+"""Tests for core/registry/catalog.py and catalog_exports.py: registry table, comparison data,
+export bytes, deletion."""
 
 import io
 import zipfile
@@ -10,6 +11,7 @@ import pytest
 
 from core.deploy import export
 from core.registry import catalog as model_catalog
+from core.registry import catalog_exports
 from core.registry.metadata import ModelRecord
 
 CLASSES = ["ok", "scratch", "pit"]
@@ -150,7 +152,7 @@ def test_image_classifiers_keeps_image_models_newest_first():
 
 
 def test_export_choice_and_file_name():
-    assert [choice.format for choice in model_catalog.EXPORT_CHOICES] == [
+    assert [choice.format for choice in catalog_exports.EXPORT_CHOICES] == [
         "keras",
         "savedmodel",
         "tflite",
@@ -158,17 +160,17 @@ def test_export_choice_and_file_name():
         "tflite-int8",
     ]
     item = record("demo-defect-cnn", 4, image_metadata())
-    assert model_catalog.export_file_name(item, "keras") == "demo-defect-cnn-v4.keras"
-    assert model_catalog.export_file_name(item, "savedmodel") == "demo-defect-cnn-v4.zip"
-    assert model_catalog.export_file_name(item, "tflite") == "demo-defect-cnn-v4.tflite"
-    assert model_catalog.export_file_name(item, "tflite-int8") == "demo-defect-cnn-v4-int8.tflite"
+    assert catalog_exports.export_file_name(item, "keras") == "demo-defect-cnn-v4.keras"
+    assert catalog_exports.export_file_name(item, "savedmodel") == "demo-defect-cnn-v4.zip"
+    assert catalog_exports.export_file_name(item, "tflite") == "demo-defect-cnn-v4.tflite"
+    assert catalog_exports.export_file_name(item, "tflite-int8") == "demo-defect-cnn-v4-int8.tflite"
     with pytest.raises(
         ValueError,
         match=r"Expected an export format among \['keras', 'savedmodel', 'tflite', "
         r"'tflite-fp16', 'tflite-int8'\]\. "
         r"Received: format='onnx'",
     ):
-        model_catalog.export_choice("onnx")
+        catalog_exports.export_choice("onnx")
 
 
 # A real registry with a tiny Functional model.
@@ -204,16 +206,16 @@ def registry(tmp_path_factory):
 
 
 def test_export_bytes_keras_is_the_stored_file(registry):
-    file_name, data = model_catalog.export_bytes(registry, "tiny:1", "keras")
+    file_name, data = catalog_exports.export_bytes(registry, "tiny:1", "keras")
     assert file_name == "tiny-v1.keras"
     assert data == registry.get("tiny:1").model_path.read_bytes()
-    latest_name, _ = model_catalog.export_bytes(registry, "tiny", "keras")
+    latest_name, _ = catalog_exports.export_bytes(registry, "tiny", "keras")
     assert latest_name == "tiny-v2.keras"
 
 
 def test_export_bytes_savedmodel_serves_in_inference_mode(registry, tmp_path):
     tensorflow = pytest.importorskip("tensorflow")
-    file_name, data = model_catalog.export_bytes(registry, "tiny:2", "savedmodel")
+    file_name, data = catalog_exports.export_bytes(registry, "tiny:2", "savedmodel")
     assert file_name == "tiny-v2.zip"
     with zipfile.ZipFile(io.BytesIO(data)) as archive:
         names = archive.namelist()
@@ -232,7 +234,7 @@ def test_export_bytes_savedmodel_serves_in_inference_mode(registry, tmp_path):
 @pytest.mark.filterwarnings("ignore:.*tf.lite.Interpreter is deprecated:UserWarning")
 def test_export_bytes_tflite_runs_and_matches_keras(registry):
     tensorflow = pytest.importorskip("tensorflow")
-    file_name, data = model_catalog.export_bytes(registry, "tiny:1", "tflite")
+    file_name, data = catalog_exports.export_bytes(registry, "tiny:1", "tflite")
     assert file_name == "tiny-v1.tflite"
     assert data[4:8] == b"TFL3"
     try:
@@ -269,9 +271,9 @@ def test_export_bytes_refuses_unknown_models_and_formats(registry):
     with pytest.raises(
         ValueError, match=r"known names: \['other', 'tiny'\]\. Received: name='nope'"
     ):
-        model_catalog.export_bytes(registry, "nope", "keras")
+        catalog_exports.export_bytes(registry, "nope", "keras")
     with pytest.raises(ValueError, match=r"Received: format='pickle'"):
-        model_catalog.export_bytes(registry, "tiny", "pickle")
+        catalog_exports.export_bytes(registry, "tiny", "pickle")
 
 
 def test_deletion_preview_lists_what_would_go(registry):
@@ -327,7 +329,7 @@ def test_export_note_says_what_an_image_or_series_model_takes():
     image = ModelRecord(
         "cam", 1, Path("."), {"task": "image_classification", "input_shape": [64, 64, 1]}
     )
-    assert model_catalog.export_input_note(image) == (
+    assert catalog_exports.export_input_note(image) == (
         "The model takes raw 0-255 pixels at 64x64x1 and returns class probabilities."
     )
     metadata = {
@@ -335,7 +337,7 @@ def test_export_note_says_what_an_image_or_series_model_takes():
         "input_shape": [30, 2],
         "preprocessing": {"feature_columns": ["sensor_02", "sensor_03"]},
     }
-    note = model_catalog.export_input_note(ModelRecord("pump", 1, Path("."), metadata))
+    note = catalog_exports.export_input_note(ModelRecord("pump", 1, Path("."), metadata))
     assert note.startswith(
         "The model takes windows of 30x2 (cycles x sensors sensor_02, sensor_03)"
     )
@@ -346,7 +348,9 @@ def test_export_note_says_what_an_image_or_series_model_takes():
         "input_shape": [100],
         "preprocessing": {"image_size": [64, 64]},
     }
-    assert model_catalog.export_input_note(ModelRecord("surface-gan", 1, Path("."), metadata)) == (
+    assert catalog_exports.export_input_note(
+        ModelRecord("surface-gan", 1, Path("."), metadata)
+    ) == (
         "The generator takes a standard-normal noise vector of 100 floats and a class index "
         "(0 = ok, 1 = pit), and returns a 64x64 grayscale image in [-1, 1] "
         "(pixels = (output + 1) * 127.5)."
@@ -381,14 +385,14 @@ def test_calibration_images_read_the_folder_or_an_uploaded_zip(tmp_path):
         r"images, to calibrate an int8 export\. Received: training data source='upload.zip' "
         r"is not a folder here",
     ):
-        model_catalog.calibration_images(item)
+        catalog_exports.calibration_images(item)
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as archive:
         for index, name in enumerate(CLASSES):
             image = io.BytesIO()
             Image.new("L", (20, 24), color=40 * index).save(image, format="PNG")
             archive.writestr(f"{name}/{index}.png", image.getvalue())
-    images = model_catalog.calibration_images(item, ("train.zip", buffer.getvalue()))
+    images = catalog_exports.calibration_images(item, ("train.zip", buffer.getvalue()))
     assert images.shape == (3, 16, 16, 1) and images.dtype == np.uint8
     with pytest.raises(
         ValueError, match=r"Expected at least one readable image .* Received: source='bad.zip'"
@@ -396,17 +400,17 @@ def test_calibration_images_read_the_folder_or_an_uploaded_zip(tmp_path):
         empty = io.BytesIO()
         with zipfile.ZipFile(empty, "w") as archive:
             archive.writestr("ok/notes.txt", "not an image")
-        model_catalog.calibration_images(item, ("bad.zip", empty.getvalue()))
+        catalog_exports.calibration_images(item, ("bad.zip", empty.getvalue()))
     with pytest.raises(ValueError, match=r"Expected an image classifier for an int8 export"):
-        model_catalog.calibration_images(record("s", 1, series_metadata()))
+        catalog_exports.calibration_images(record("s", 1, series_metadata()))
 
 
 @pytest.mark.filterwarnings("ignore:.*tf.lite.Interpreter is deprecated:UserWarning")
 def test_export_bytes_int8_is_calibrated_and_quantized(registry):
     tensorflow = pytest.importorskip("tensorflow")
     images = random_images(30).astype(np.uint8)
-    _, float_data = model_catalog.export_bytes(registry, "tiny:1", "tflite")
-    file_name, data = model_catalog.export_bytes(
+    _, float_data = catalog_exports.export_bytes(registry, "tiny:1", "tflite")
+    file_name, data = catalog_exports.export_bytes(
         registry, "tiny:1", "tflite-int8", representative_data=images
     )
     assert file_name == "tiny-v1-int8.tflite"
@@ -425,4 +429,4 @@ def test_export_bytes_int8_is_calibrated_and_quantized(registry):
     interpreter.allocate_tensors()
     assert interpreter.get_input_details()[0]["dtype"] == np.float32  # ...behind float I/O.
     with pytest.raises(ValueError, match=r"Expected representative data"):
-        model_catalog.export_bytes(registry, "tiny:1", "tflite-int8")
+        catalog_exports.export_bytes(registry, "tiny:1", "tflite-int8")

@@ -1,6 +1,6 @@
-"""Tests for core/registry.py, core/registry_metadata.py and core/registry_reading.py.
+"""Tests for core/registry/store.py, core/registry/metadata.py and core/registry/reading.py.
 
-Export tests live in test_export.py.
+Export tests live in tests/unit/deploy/test_export.py.
 """
 
 import json
@@ -22,7 +22,7 @@ from core.registry.store import (
     validate_metadata,
 )
 from tests.conftest import REPOSITORY_ROOT
-from tests.unit.registry_helpers import SAMPLE, make_metadata, make_model
+from tests.helpers.registry import SAMPLE, make_metadata, make_model
 
 
 def complete_metadata(**overrides) -> dict:

@@ -1,4 +1,4 @@
-"""Tests for the core/ui package without a running app: Streamlit must not reset Keras."""
+"""Tests for core/ui/session.py without a running app: Streamlit must not reset Keras."""
 
 import pytest
 

@@ -1,4 +1,4 @@
-"""Tests for core.workflows.image and the image model commands of the CLI, on tiny images."""
+"""Tests for core/workflows/image.py and the image model commands of the CLI, on tiny images."""
 
 import io
 import json

@@ -1,5 +1,5 @@
-"""Tests for core/image_anomaly_training.py (with core/image_anomaly_fitting.py and
-core/image_anomaly_evaluation.py): config, real tiny runs of both methods, threshold, metrics,
+"""Tests for core/workflows/image_anomaly.py (with core/engine/image_anomaly_fitting.py and
+core/metrics/image_anomaly.py): config, real tiny runs of both methods, threshold, metrics,
 masks, metadata and the registry round trip."""
 
 import dataclasses
@@ -11,17 +11,17 @@ from PIL import Image
 keras = pytest.importorskip("keras")
 
 from core.data.images import ImageDataset  # noqa: E402
-from core.engine.image_anomaly_training import (  # noqa: E402
-    ImageAnomalyConfig,
-    image_anomaly_metadata,
-    run_image_anomaly_training,
-    save_image_anomaly_run,
-)
 from core.engine.progress import CancellationToken  # noqa: E402
 from core.inference.image_anomaly import ImageAnomalyPredictor  # noqa: E402
 from core.metrics.image_anomaly import anomaly_threshold, pixel_auroc  # noqa: E402
 from core.registry.metadata import validate_metadata  # noqa: E402
 from core.registry.store import ModelRegistry  # noqa: E402
+from core.workflows.image_anomaly import (  # noqa: E402
+    ImageAnomalyConfig,
+    image_anomaly_metadata,
+    run_image_anomaly_training,
+    save_image_anomaly_run,
+)
 
 SIZE = 32
 CLASSES = ("blob", "ok", "streak")

@@ -1,4 +1,5 @@
-"""Tests for core.workflows.series and the series CLI: files in, registered models, scores out."""
+"""Tests for core/workflows/series.py and the series CLI: files in, registered models, scores
+out."""
 
 import json
 
@@ -8,11 +9,11 @@ import pytest
 
 from core.cli.main import main
 from core.data.bundled import sample_data_directory
+from core.data.truth_files import read_final_rul
 from core.engine.series_training import SeriesTrainingConfig
 from core.registry.store import ModelRegistry
 from core.workflows.series import (
     load_series_predictor,
-    read_final_rul,
     read_series,
     run_series_training,
     save_series_run,
@@ -101,7 +102,7 @@ def test_a_registered_rul_model_predicts_like_the_trained_one(rul_run, tmp_path)
 
 
 def test_loading_an_image_model_as_a_series_model_is_refused(tmp_path):
-    from tests.unit.registry_helpers import make_metadata, make_model
+    from tests.helpers.registry import make_metadata, make_model
 
     registry = ModelRegistry(tmp_path / "registry")
     registry.save(make_model(), "camera", make_metadata())

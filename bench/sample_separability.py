@@ -104,7 +104,7 @@ def main() -> None:
 
     keras.utils.set_random_seed(arguments.split_seed)
     images, labels = load_images(arguments.images)
-    train, validation, test = stratified_split(labels, arguments.split_seed)
+    train, validation, test = stratified_split(labels, seed=arguments.split_seed)
     input_shape = images.shape[1:]
     num_classes = len(IMAGE_CLASSES)
     result = {"images": len(labels), "test_images": len(test)}

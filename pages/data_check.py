@@ -32,10 +32,7 @@ else:
 
 for archive in report["image_archives"]:
     st.subheader(f"Image set: {archive['name']}")
-    columns = st.columns(3)
-    columns[0].metric("Images", archive["images"])
-    columns[1].metric("Classes", archive["classes"])
-    columns[2].metric("Rejected files", len(archive["rejected"]))
+    ui.image_counts(archive)
     st.plotly_chart(
         charts.class_counts_bar(archive["class_counts"], title="Images per class"),
         key=f"class_counts_{archive['name']}",
@@ -52,10 +49,13 @@ if report["images"]:
 
 for series in report["series"]:
     st.subheader(f"Sensor data: {series['name']}")
-    columns = st.columns(3)
-    columns[0].metric("Machines (units)", series["units"])
-    columns[1].metric("Rows", series["rows"])
-    columns[2].metric("Sensors", len(series["sensors"]))
+    ui.metric_row(
+        {
+            "Machines (units)": series["units"],
+            "Rows": series["rows"],
+            "Sensors": len(series["sensors"]),
+        }
+    )
     if series.get("constant_sensors"):
         st.caption(
             f"Constant sensors (carry no information): {', '.join(series['constant_sensors'])}"

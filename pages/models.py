@@ -144,26 +144,12 @@ prepared = st.session_state.setdefault(PREPARED_EXPORT_KEY, {})
 calibration_upload = None
 if export_record.metadata.get("task") == model_catalog.IMAGE_TASK:
     with st.expander("int8 calibration images"):
-        source = model_catalog.calibration_source(export_record)
+        folder = model_catalog.calibration_source(export_record)
         st.caption(
             f"int8 quantization is calibrated on up to {MAX_REPRESENTATIVE_ITEMS} training-like "
-            "images: "
-            + (
-                f"the model's training folder `{source}`, unless you upload a zip."
-                if source
-                else "the training folder is not on this server, so upload a zip of class folders."
-            )
+            "images: " + ui.training_folder_note(folder, "the model's training folder")
         )
-        calibration_files = ui.checked_uploads(
-            st.file_uploader(
-                "Zip of training images",
-                type=["zip"],
-                key="models_calibration_zip",
-                max_upload_size=access.widget_limit_mb(["zip"]),
-            )
-        )
-        if calibration_files:
-            calibration_upload = calibration_files[0]
+        calibration_upload = ui.zip_upload("Zip of training images", "models_calibration_zip")
 calibration_key = calibration_upload[0] if calibration_upload else None
 choices = catalog_exports.EXPORT_CHOICES
 for row_start in range(0, len(choices), 3):

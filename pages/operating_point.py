@@ -9,11 +9,9 @@ check and batch predict find it.
 import streamlit as st
 
 from core import ui
-from core.access import policy as access
 from core.charts import decisions as charts_decisions
 from core.decisions import operating_point_data as decision_data
 from core.decisions.operating_point import load_operating_point
-from core.demo.models import DEMO_IMAGE_MODEL
 from core.registry import catalog as model_catalog
 
 ui.require_login()
@@ -22,6 +20,19 @@ RESULT_KEY = "operating_point_result"
 RATE_UNITS = {"%": 100.0, "per million": 1_000_000.0}
 DEFAULT_RATES = {"%": 2.0, "per million": 20_000.0}
 TASK_LABELS = {"image_classification": "classifier", "image_anomaly": "anomaly model"}
+# The two cost fields: label, first value, step, help and key.
+COSTS = (
+    (
+        "Cost of a missed defect", 500.0, 50.0,
+        "What one defective part that ships costs: a return, a complaint, a recall.",
+        "operating_point_missed_cost",
+    ),
+    (
+        "Cost of a false reject", 5.0, 1.0,
+        "What one good part rejected costs: scrap or a second inspection.",
+        "operating_point_false_reject_cost",
+    ),
+)  # fmt: skip
 
 st.title("Operating point")
 st.markdown(
@@ -32,49 +43,18 @@ st.markdown(
 )
 
 registry = ui.registry()
-records = sorted(
-    (
-        record
-        for record in registry.list()
-        if record.metadata.get("task") in decision_data.IMAGE_TASKS
-    ),
-    key=lambda record: (record.name, -record.version),
+record = ui.image_model_picker(
+    "operating_point_model",
+    describe=lambda record: f"{record.reference} ({TASK_LABELS[record.metadata['task']]})",
 )
-if not records:
-    st.warning("No image model is registered yet: train one first.")
-    st.stop()
-by_reference = {record.reference: record for record in records}
-references = list(by_reference)
-default = next(
-    (index for index, record in enumerate(records) if record.name == DEMO_IMAGE_MODEL), 0
-)
-reference = st.selectbox(
-    "Model",
-    references,
-    index=default,
-    format_func=lambda item: f"{item} ({TASK_LABELS[by_reference[item].metadata['task']]})",
-    key="operating_point_model",
-)
-record = by_reference[reference]
+reference = record.reference
 classes = list(record.metadata.get("classes", []))
 is_classifier = record.metadata["task"] == decision_data.CLASSIFIER_TASK
 
 costs = st.columns(3)
-missed_defect_cost = costs[0].number_input(
-    "Cost of a missed defect",
-    min_value=0.0,
-    value=500.0,
-    step=50.0,
-    help="What one defective part that ships costs: a return, a complaint, a recall.",
-    key="operating_point_missed_cost",
-)
-false_reject_cost = costs[1].number_input(
-    "Cost of a false reject",
-    min_value=0.0,
-    value=5.0,
-    step=1.0,
-    help="What one good part rejected costs: scrap or a second inspection.",
-    key="operating_point_false_reject_cost",
+missed_defect_cost, false_reject_cost = (
+    column.number_input(label, min_value=0.0, value=value, step=step, help=hint, key=key)
+    for column, (label, value, step, hint, key) in zip(costs, COSTS, strict=False)
 )
 with costs[2]:
     unit = st.radio(
@@ -115,15 +95,7 @@ else:
         "The model's training folder is not on this server: upload a zip of the class folders "
         "it was trained on (its validation split is reproduced from the seed)."
     )
-    uploads = ui.checked_uploads(
-        st.file_uploader(
-            "Zip of the training images (one folder per class)",
-            type=["zip"],
-            key="operating_point_zip",
-            max_upload_size=access.widget_limit_mb(["zip"]),
-        )
-    )
-    data = uploads[0] if uploads else None
+    data = ui.zip_upload("Zip of the training images (one folder per class)", "operating_point_zip")
 
 if st.button("Choose threshold", type="primary", key="operating_point_choose"):
     try:

@@ -12,7 +12,6 @@ from core.data.tables import predictions_csv
 from core.demo.models import DEMO_RUL_MODEL
 from core.jobs import sensor as sensor_jobs
 from core.jobs import sensor_results
-from core.jobs.manager import JobRefused
 from core.workflows.series import save_series_run
 
 ui.require_login()
@@ -25,17 +24,11 @@ UPLOADS = "sensor_monitor_uploads"
 TABLES = "sensor_monitor_tables"
 SAVED_RUNS = "sensor_monitor_saved_runs"
 TRUTH_UPLOAD = "sensor_monitor_saved_truth"
-POLL_SECONDS = 1.0
 
 token = ui.session_token()
 manager = ui.job_manager()
 defaults = sensor_jobs.training_defaults()
-remembered = st.session_state.setdefault(REMEMBERED, {})
-uploads = st.session_state.setdefault(UPLOADS, {})
-
-
-def remembered_widget(factory, label, key, default, **options):
-    return ui.remembered_widget(remembered, factory, label, key, default, **options)
+_, uploads, remembered_widget = ui.page_memory(REMEMBERED, UPLOADS)
 
 
 def store_upload(key):
@@ -52,12 +45,6 @@ def uploader(label, key):
     elif uploads.get(key):
         st.caption(f"Using your earlier upload: {uploads[key][0]}")
     return uploads.get(key)
-
-
-def show_metrics(headline):
-    columns = st.columns(max(len(headline), 1))
-    for column, (label, value) in zip(columns, headline.items(), strict=False):
-        column.metric(label, value)
 
 
 def cached(store_key, key, compute):
@@ -131,7 +118,7 @@ if table is not None:
 if dataset is not None:
     preview = sources.dataset_preview(dataset)
     st.subheader(f"Dataset: {source.description}")
-    show_metrics(preview["headline"])
+    ui.metric_row(preview["headline"])
     st.dataframe(preview["head"], hide_index=True, key="sensor_monitor_preview")
     for problem in preview["summary"]["problems"]:
         st.caption(problem)
@@ -189,18 +176,15 @@ if dataset is not None and mode == "Train a new model":
         else:
             uploader("Test (or live) sensor file", "sensor_monitor_test_upload")
             uploader(sources.truth_label(task), "sensor_monitor_truth_upload")
-    if st.button("Start training", type="primary", key="sensor_monitor_start"):
-        try:
-            uploaded = [uploads.get(f"sensor_monitor_{kind}_upload") for kind in ("test", "truth")]
-            job = sensor_jobs.submit_training(
-                manager, token, source, choices, mapping=mapping,
-                evaluation=sources.evaluation_data(test_choice, task, *uploaded),
-            )  # fmt: skip
-            st.session_state["sensor_monitor_job"] = job.job_id
-        except JobRefused as error:
-            st.error(f"Not started: {error}")
-        except ValueError as error:
-            st.error(str(error))
+
+    def submit():
+        uploaded = [uploads.get(f"sensor_monitor_{kind}_upload") for kind in ("test", "truth")]
+        return sensor_jobs.submit_training(
+            manager, token, source, choices, mapping=mapping,
+            evaluation=sources.evaluation_data(test_choice, task, *uploaded),
+        )  # fmt: skip
+
+    ui.start_button(submit, "sensor_monitor_start", job_key="sensor_monitor_job")
 
 
 def show_run(run, key):
@@ -209,7 +193,7 @@ def show_run(run, key):
     if summary:
         if summary["cancelled"]:
             st.warning(summary["cancelled"])
-        show_metrics(summary["headline"])
+        ui.metric_row(summary["headline"])
         st.plotly_chart(
             charts_training.series_training_curves(summary["history"]), key=f"{key}_curves"
         )
@@ -231,7 +215,7 @@ def show_run(run, key):
 def show_rul(run, key):
     view = sensor_results.rul_view(run)
     st.subheader("Remaining useful life")
-    show_metrics(view["headline"])
+    ui.metric_row(view["headline"])
     units = st.multiselect("Units", view["units"], default=view["default_units"], key=f"{key}_u")
     if units:
         st.plotly_chart(
@@ -256,7 +240,7 @@ def show_rul(run, key):
 def show_failure(run, key):
     view = sensor_results.failure_view(run)
     st.subheader(f"Failure within {run.horizon} cycles")
-    show_metrics(view["headline"])
+    ui.metric_row(view["headline"])
     matrix, curves = st.columns([2, 3])
     if view["confusion_matrix"] is not None:
         matrix.plotly_chart(
@@ -276,7 +260,7 @@ def show_failure(run, key):
 def show_anomaly(run, key):
     view = sensor_results.anomaly_view(run)
     st.subheader("Anomalies")
-    show_metrics(view["headline"])
+    ui.metric_row(view["headline"])
     unit = st.selectbox("Unit", view["units"], key=f"{key}_u")
     st.plotly_chart(
         charts_anomaly.anomaly_timeline(
@@ -325,59 +309,26 @@ if dataset is not None and mode == "Use a saved model":
             show_run(run, f"sensor_monitor_saved_{abs(hash(key)) % 10**8}")
     st.stop()
 
-jobs = sensor_jobs.series_jobs(manager, token)
-if not jobs:
-    st.stop()
 
-st.header("3. Training")
-
-
-# One fragment that stays in place while this session has jobs (see pages/train_images.py): it
-# polls every second while a job is queued or running, then redraws the page once to stop.
-@st.fragment(run_every=POLL_SECONDS if any(not job.finished for job in jobs) else None)
-def training_section(polling: bool):
-    jobs = sensor_jobs.series_jobs(manager, token)
-    job = ui.job_picker(manager, token, jobs, "sensor_monitor")
-    if polling and all(job.finished for job in jobs):
-        st.rerun()
-    if not job.finished:
-        live_progress(job)
-    elif job.state == "failed":
-        st.error(f"Training failed: {job.error}")
-    elif job.result is None or not job.result.has_model:
-        st.warning("Cancelled before the first epoch finished: there is no model to show.")
-    else:
-        st.caption(job.result.description)
-        show_run(job.result, f"sensor_monitor_run_{job.job_id}")
-        save_section(job.result, job.job_id)
+def training_results(job):
+    st.caption(job.result.description)
+    show_run(job.result, f"sensor_monitor_run_{job.job_id}")
+    ui.save_form(
+        job, save_run, f"sensor_monitor_name_{job.job_id}", f"sensor_monitor_save_{job.job_id}",
+        suggested=job.result.suggested_name,
+        saved="Saved as **{reference}**: pick it under 'Use a saved model'.",
+    )  # fmt: skip
 
 
-def live_progress(job):
-    snapshot = job.progress.snapshot()
-    if not ui.queued_notice(manager, job):
-        st.progress(snapshot["fraction"], text=sensor_jobs.progress_text(snapshot))
-        if snapshot["batch_points"]:
-            figure = sensor_results.live_curves(snapshot)
-            st.plotly_chart(figure, key="sensor_monitor_live_curves")
-    ui.cancel_control(manager, token, job, "sensor_monitor")
+def save_run(run, registry, name, owner):
+    run.record = save_series_run(run.training, registry, name, owner=owner)
 
 
-def save_section(run, job_id):
-    st.subheader("Save to the model registry")
-    name_key = f"sensor_monitor_name_{job_id}"
-    st.session_state.setdefault(name_key, run.suggested_name)
-    name = st.text_input("Model name (letters, digits, _ . -)", key=name_key)
-    if st.button("Save model", key=f"sensor_monitor_save_{job_id}"):
-        try:
-            with st.spinner("Saving..."):
-                run.record = save_series_run(
-                    run.training, ui.registry(), name, owner=ui.current_user_id()
-                )
-            manager.release_result(token, job_id)  # Saved: free the model.
-        except (ValueError, OSError) as error:
-            st.error(f"Not saved: {error}")
-    if run.record is not None:
-        st.success(f"Saved as **{run.record.reference}**: pick it under 'Use a saved model'.")
+def live_curves(snapshot):
+    return sensor_results.live_curves(snapshot) if snapshot["batch_points"] else None
 
 
-training_section(any(not job.finished for job in jobs))
+ui.training_section(
+    "sensor_monitor", sensor_jobs.series_jobs, training_results,
+    has_model=lambda run: run.has_model, figure=live_curves, details=False,
+)  # fmt: skip

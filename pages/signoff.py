@@ -4,11 +4,9 @@ import pandas as pd
 import streamlit as st
 
 from core import ui
-from core.access import policy as access
 from core.charts import robustness as charts_robustness
 from core.decisions.robustness import run_robustness
 from core.decisions.signoff_report import make_signoff_report
-from core.demo.models import DEMO_IMAGE_MODEL
 from core.registry.attachments import (
     ROBUSTNESS,
     SIGNOFF_REPORT,
@@ -16,9 +14,32 @@ from core.registry.attachments import (
     read_json_attachment,
 )
 from core.registry.catalog import calibration_source
-from core.workflows.image_test_split import IMAGE_TASKS
 
 ui.require_login()
+
+
+def stored_result(label, key, icon, *, make, making, failed, read, missing):
+    """A button that makes and stores a result (`make()`), then the stored result (`read()`).
+
+    Returns:
+        The stored result, or None: there is none yet (`missing` is shown) or it cannot be read
+        (the error is shown).
+    """
+    if st.button(label, key=key, icon=icon):
+        try:
+            with st.spinner(making):
+                make()
+        except (ValueError, FileNotFoundError) as error:
+            st.error(f"{failed}: {error}")
+    try:
+        stored = read()
+    except (ValueError, FileNotFoundError) as error:
+        st.error(str(error))
+        return None
+    if stored is None:
+        st.info(missing)
+    return stored
+
 
 st.title("Sign-off")
 st.markdown(
@@ -29,42 +50,17 @@ st.markdown(
 )
 
 registry = ui.registry()
-records = sorted(
-    (record for record in registry.list() if record.metadata.get("task") in IMAGE_TASKS),
-    key=lambda record: (record.name, -record.version),
-)
-if not records:
-    st.warning("No image model is registered yet: train one first.")
-    st.stop()
-references = [record.reference for record in records]
-by_reference = {record.reference: record for record in records}
-default = next(
-    (index for index, record in enumerate(records) if record.name == DEMO_IMAGE_MODEL), 0
-)
-reference = st.selectbox("Model", references, index=default, key="signoff_model")
-record = by_reference[reference]
+record = ui.image_model_picker("signoff_model")
+reference = record.reference
 user = ui.current_user_id() or "not logged in"
 
 source = calibration_source(record)
 with st.expander("Test images", expanded=source is None):
     st.caption(
         "The robustness check and the sample heatmaps use the model's test split, cut again "
-        "from its training images with the recorded seed: "
-        + (
-            f"the training folder `{source}`, unless you upload a zip."
-            if source
-            else "the training folder is not on this server, so upload a zip of class folders."
-        )
+        "from its training images with the recorded seed: " + ui.training_folder_note(source)
     )
-    uploaded = ui.checked_uploads(
-        st.file_uploader(
-            "Zip of training images (one folder per class)",
-            type=["zip"],
-            key="signoff_zip",
-            max_upload_size=access.widget_limit_mb(["zip"]),
-        )
-    )
-data = uploaded[0] if uploaded else None
+    data = ui.zip_upload("Zip of training images (one folder per class)", "signoff_zip")
 
 st.header("Robustness")
 st.caption(
@@ -72,20 +68,16 @@ st.caption(
     "shifted and noisy (two severities each): the accuracy under each change and the share of "
     "predictions that flip. Inference only: a few seconds."
 )
-if st.button("Run robustness check", key="signoff_run_robustness", icon=":material/science:"):
-    try:
-        with st.spinner(f"Re-scoring the test images of {reference}..."):
-            run_robustness(registry, reference, data, created_by=user)
-    except (ValueError, FileNotFoundError) as error:
-        st.error(f"Robustness check failed: {error}")
-try:
-    robustness = read_json_attachment(record, ROBUSTNESS)
-except (ValueError, FileNotFoundError) as error:
-    robustness = None
-    st.error(str(error))
-if robustness is None:
-    st.info("No robustness check for this version yet.")
-else:
+
+
+robustness = stored_result(
+    "Run robustness check", "signoff_run_robustness", ":material/science:",
+    make=lambda: run_robustness(registry, reference, data, created_by=user),
+    making=f"Re-scoring the test images of {reference}...", failed="Robustness check failed",
+    read=lambda: read_json_attachment(record, ROBUSTNESS),
+    missing="No robustness check for this version yet.",
+)  # fmt: skip
+if robustness is not None:
     st.plotly_chart(charts_robustness.robustness_chart(robustness), key="signoff_robustness_chart")
     table = pd.DataFrame(robustness["rows"])
     table["accuracy_change"] = table["accuracy_change"] * 100  # Percentage points.
@@ -113,20 +105,14 @@ st.caption(
     "One self-contained HTML file (no external links): it opens offline and can be archived or "
     "printed. It uses the stored robustness result, or runs the check when there is none."
 )
-if st.button("Make sign-off report", key="signoff_make_report", icon=":material/description:"):
-    try:
-        with st.spinner(f"Making the sign-off report of {reference}..."):
-            make_signoff_report(registry, reference, data, generated_by=user)
-    except (ValueError, FileNotFoundError) as error:
-        st.error(f"Report not made: {error}")
-try:
-    report = read_attachment(record, SIGNOFF_REPORT)
-except (ValueError, FileNotFoundError) as error:
-    report = None
-    st.error(str(error))
-if report is None:
-    st.info("No sign-off report for this version yet.")
-else:
+report = stored_result(
+    "Make sign-off report", "signoff_make_report", ":material/description:",
+    make=lambda: make_signoff_report(registry, reference, data, generated_by=user),
+    making=f"Making the sign-off report of {reference}...", failed="Report not made",
+    read=lambda: read_attachment(record, SIGNOFF_REPORT),
+    missing="No sign-off report for this version yet.",
+)  # fmt: skip
+if report is not None:
     st.download_button(
         "Download sign-off report (HTML)",
         data=report,

@@ -6,10 +6,8 @@ import streamlit as st
 from core import ui
 from core.charts import common as charts
 from core.data.tables import predictions_csv
-from core.demo.models import DEMO_IMAGE_MODEL
 from core.inference import spot_check as checks
 from core.inference.verdicts import decision_summary
-from core.registry import catalog as model_catalog
 
 ui.require_login()
 ui.demo_tour_banner("spot_check")
@@ -34,29 +32,18 @@ st.markdown(
     "Files that cannot be read are listed with the reason; the others are still checked."
 )
 
-records = model_catalog.inspection_models(ui.registry().list())
-if not records:
-    st.warning("No image model is registered yet: train one first.")
-    st.stop()
-references = [record.reference for record in records]
-by_reference = {record.reference: record for record in records}
-default = next(
-    (index for index, record in enumerate(records) if record.name == DEMO_IMAGE_MODEL), 0
-)
 
-
-def describe_model(reference: str) -> str:
-    metrics = by_reference[reference].metadata.get("metrics", {})
+def describe_model(record) -> str:
+    metrics = record.metadata.get("metrics", {})
     if metrics.get("image_auroc") is not None:
-        return f"{reference} (anomaly model, test AUROC {metrics['image_auroc']:.3f})"
-    accuracy = metrics.get("accuracy")
-    return reference if accuracy is None else f"{reference} (test accuracy {accuracy:.1%})"
+        return f"{record.reference} (anomaly model, test AUROC {metrics['image_auroc']:.3f})"
+    if metrics.get("accuracy") is not None:
+        return f"{record.reference} (test accuracy {metrics['accuracy']:.1%})"
+    return record.reference
 
 
-reference = st.selectbox(
-    "Model", references, index=default, format_func=describe_model, key="spot_check_model"
-)
-record = by_reference[reference]
+record = ui.image_model_picker("spot_check_model", describe=describe_model)
+reference = record.reference
 is_anomaly_model = record.metadata.get("task") == "image_anomaly"
 heatmap_name = "Anomaly map" if is_anomaly_model else "Grad-CAM"
 # An anomaly model's two "probabilities" squash its score around the threshold: not calibrated.

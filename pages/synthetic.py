@@ -10,8 +10,6 @@ from core.charts import common as charts
 from core.charts import gan as charts_gan
 from core.engine import gan_generation, gan_training
 from core.jobs import gan as gan_jobs
-from core.jobs import image as image_jobs
-from core.jobs.manager import JobRefused
 
 ui.require_login()
 
@@ -19,24 +17,20 @@ ui.require_login()
 # session's choices, uploads and results so that coming back restores them.
 REMEMBERED = "synthetic_remembered"
 UPLOADS = "synthetic_uploads"
-JOB_DETAILS = "synthetic_job_details"
+JOB_CLASSES = "synthetic_job_classes"
 GENERATED = "synthetic_generated"
 SAVED_GAN = "synthetic_saved_gan"
 POLL_SECONDS = 1.0
 PREVIEW_PER_CLASS = 4
 MARKDOWN_SPECIAL = "\\`*_[]<>#|~$"
+GAN_SAVED = "Saved as **{reference}** (task gan): pick it below to generate images."
 
 token = ui.session_token()
 manager = ui.job_manager()
 registry = ui.registry()
 defaults = gan_jobs.gan_training_defaults()
-remembered = st.session_state.setdefault(REMEMBERED, {})
-uploads = st.session_state.setdefault(UPLOADS, {})
-details = st.session_state.setdefault(JOB_DETAILS, {})
-
-
-def remembered_widget(factory, label, key, default, **options):
-    return ui.remembered_widget(remembered, factory, label, key, default, **options)
+remembered, uploads, remembered_widget = ui.page_memory(REMEMBERED, UPLOADS)
+job_classes = st.session_state.setdefault(JOB_CLASSES, {})
 
 
 def verbatim(text):
@@ -95,29 +89,24 @@ else:
             "synthetic_holdout", defaults["holdout_fraction"], min_value=0.0, max_value=0.5,
             step=0.05,
         )  # fmt: skip
-    if st.button("Train GAN", type="primary", key="synthetic_train"):
-        try:
-            config = gan_jobs.gan_training_config(
-                image_size=image_size,
-                epochs=epochs,
-                per_class=per_class or None,
-                holdout_fraction=holdout_fraction,
-            )
-            job = manager.submit(
-                token,
-                gan_jobs.GAN_JOB_KIND,
-                gan_jobs.make_gan_training_work(source, config),
-                description=f"GAN {image_size} px, {epochs} epoch{'s' * (epochs != 1)} on "
-                f"{source.description}",
-            )
-            details[job.job_id] = {
-                "classes": class_names,
-                "name": gan_jobs.suggested_gan_name(source, config),
-            }
-        except JobRefused as error:
-            st.error(f"Not started: {error}")
-        except ValueError as error:
-            st.error(str(error))
+
+    def submit():
+        config = gan_jobs.gan_training_config(
+            image_size=image_size,
+            epochs=epochs,
+            per_class=per_class or None,
+            holdout_fraction=holdout_fraction,
+        )
+        job = ui.submit_job(
+            gan_jobs.GAN_JOB_KIND,
+            gan_jobs.make_gan_training_work(source, config),
+            f"GAN {image_size} px, {epochs} epoch{'s' * (epochs != 1)} on {source.description}",
+            gan_jobs.suggested_gan_name(source, config),
+        )
+        job_classes[job.job_id] = class_names
+        return job
+
+    ui.start_button(submit, "synthetic_train", label="Train GAN")
 
 
 def show_grid(images, classes):
@@ -126,35 +115,18 @@ def show_grid(images, classes):
     st.image(image, caption=caption, output_format="PNG")
 
 
-def cancel_button(job, label, key):
-    if job.cancellation.cancelled:
-        st.caption("Cancelling: the job stops after the current batch.")
-    elif st.button(label, key=key):
-        manager.cancel(token, job.job_id)
-        st.rerun()
+def live_curves(snapshot):
+    if snapshot["batch_points"]:
+        return charts_gan.gan_loss_curves(snapshot["epoch_history"], snapshot["batch_points"])
+    return None
 
 
-def live_training(job, classes):
-    snapshot = job.progress.snapshot()
-    if job.state == "queued":
-        position = image_jobs.queue_text(manager.queue_position(job.job_id))
-        st.info(f"Queued: {position}. Training starts when a place is free.")
-    else:
-        total, steps = snapshot["total_epochs"], snapshot["steps_per_epoch"]
-        text = (
-            f"Epoch {snapshot['epoch']} of {total}, batch {snapshot['step']} of {steps}"
-            if total
-            else snapshot["message"] or "Starting..."
-        )
-        st.progress(snapshot["fraction"], text=text)
-        if snapshot["batch_points"]:
-            st.plotly_chart(
-                charts_gan.gan_loss_curves(snapshot["epoch_history"], snapshot["batch_points"]),
-                key="synthetic_live_curves",
-            )
-        if snapshot["images"]:
-            show_grid(snapshot["images"], classes)
-    cancel_button(job, "Cancel training", "synthetic_cancel_training")
+def live_training(job):
+    if ui.job_progress(job, "synthetic", figure=live_curves):
+        images = job.progress.snapshot()["images"]
+        if images:
+            show_grid(images, job_classes.get(job.job_id, []))
+    ui.cancel_control(manager, token, job, "synthetic_cancel_training", stopping="the job")
 
 
 def training_results(job):
@@ -175,44 +147,30 @@ def training_results(job):
     )
     show_grid({"image": outcome["grid"], "epoch": outcome["epochs_run"]}, outcome["class_names"])
 
-    # The suggestion is the widget's default, not a Session State value: a browser that
-    # re-mounts the widget then still shows it.
-    name = st.text_input(
-        "GAN name (letters, digits, _ . -)",
-        value=details.get(job.job_id, {}).get("name", "gan"),
-        key=f"synthetic_name_{job.job_id}",
-    )
-    if st.button("Save to registry", key=f"synthetic_save_{job.job_id}"):
-        try:
-            with st.spinner("Saving..."):
-                record = gan_training.save_gan_run(
-                    result, registry, name, owner=ui.current_user_id()
-                )
-            manager.release_result(token, job.job_id)  # Saved: free the GAN and images.
-            st.session_state[SAVED_GAN] = record.reference
-        except (ValueError, OSError) as error:
-            st.error(f"Not saved: {error}")
-    if result.record is not None:
-        st.success(
-            f"Saved as **{result.record.reference}** (task gan): pick it below to generate images."
-        )
+    ui.save_form(
+        job, save_gan, f"synthetic_name_{job.job_id}", f"synthetic_save_{job.job_id}",
+        suggested="gan", saved=GAN_SAVED, label="GAN name (letters, digits, _ . -)",
+        button="Save to registry", heading=False,
+    )  # fmt: skip
+
+
+def save_gan(result, registry, name, owner):
+    record = gan_training.save_gan_run(result, registry, name, owner=owner)
+    st.session_state[SAVED_GAN] = record.reference
 
 
 def training_part(jobs):
     if not jobs:
         return
     job = jobs[0]  # The newest training job of this session.
-    classes = details.get(job.job_id, {}).get("classes", [])
     st.caption(f"Job: {job.description} ({job.state})")
     ui.released_notice(job)
-    if not job.finished:
-        live_training(job, classes)
-    elif job.state == "failed":
-        st.error(f"Training failed: {gan_jobs.failure_message(job.error)}")
-    elif job.result is None or job.result.training.epochs_run == 0:
-        st.warning("Cancelled before the first epoch finished: there is no GAN to show.")
-    else:
-        training_results(job)
+    ui.job_outcome(
+        job, live_training, training_results,
+        has_result=lambda result: result.training.epochs_run > 0,
+        failed=f"Training failed: {gan_jobs.failure_message(job.error)}",
+        empty="Cancelled before the first epoch finished: there is no GAN to show.",
+    )  # fmt: skip
 
 
 def gan_picker(models, label, key):
@@ -332,39 +290,38 @@ def benefit_part(models, source, jobs):
                 column.number_input, label, f"synthetic_{name}", default, min_value=minimum,
                 max_value=maximum,
             )  # fmt: skip
-        if st.button("Run experiment", type="primary", key="synthetic_benefit_run"):
-            try:
-                work = gan_jobs.make_benefit_work(source, registry, reference, **settings)
-                manager.submit(
-                    token,
-                    gan_jobs.BENEFIT_JOB_KIND,
-                    work,
-                    description=f"{reference}: {settings['real_per_class']} real + "
-                    f"{settings['synthetic_per_class']} synthetic per class",
-                )
-                st.rerun()  # As a whole page, so that polling starts.
-            except JobRefused as error:
-                st.error(f"Not started: {error}")
-            except ValueError as error:
-                st.error(str(error))
+
+        def submit():
+            work = gan_jobs.make_benefit_work(source, registry, reference, **settings)
+            return ui.submit_job(
+                gan_jobs.BENEFIT_JOB_KIND,
+                work,
+                f"{reference}: {settings['real_per_class']} real + "
+                f"{settings['synthetic_per_class']} synthetic per class",
+            )
+
+        if ui.start_button(submit, "synthetic_benefit_run", label="Run experiment"):
+            st.rerun()  # As a whole page, so that polling starts.
     if not jobs:
         return
     job = jobs[0]
     st.caption(f"Experiment: {job.description} ({job.state})")
-    if job.state == "queued":
-        position = image_jobs.queue_text(manager.queue_position(job.job_id))
-        st.info(f"Queued: {position}. The experiment starts when a place is free.")
-        cancel_button(job, "Cancel experiment", "synthetic_cancel_benefit")
-    elif not job.finished:
-        snapshot = job.progress.snapshot()
-        st.progress(snapshot["fraction"], text=snapshot["message"] or "Starting...")
-        cancel_button(job, "Cancel experiment", "synthetic_cancel_benefit")
-    elif job.state == "failed":
-        st.error(f"The experiment could not run: {gan_jobs.failure_message(job.error)}")
-    elif not job.result:
-        st.warning("Cancelled before any result.")
-    else:
-        benefit_results(job)
+    ui.job_outcome(
+        job, live_experiment, benefit_results, has_result=bool,
+        failed=f"The experiment could not run: {gan_jobs.failure_message(job.error)}",
+        empty="Cancelled before any result.",
+    )  # fmt: skip
+
+
+def live_experiment(job):
+    ui.job_progress(job, "synthetic_benefit", text=experiment_text, what="The experiment")
+    ui.cancel_control(
+        manager, token, job, "synthetic_cancel_benefit", "Cancel experiment", stopping="the job"
+    )
+
+
+def experiment_text(job):
+    return job.progress.snapshot()["message"] or "Starting..."
 
 
 jobs = gan_jobs.gan_jobs(manager, token)

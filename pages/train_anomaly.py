@@ -8,7 +8,6 @@ from core.charts import common as charts
 from core.charts import image_anomaly as charts_image_anomaly
 from core.charts import training as charts_training
 from core.jobs import image_anomaly as anomaly_jobs
-from core.jobs.manager import JobRefused
 from core.workflows.image_anomaly import save_image_anomaly_run
 
 ui.require_login()
@@ -21,20 +20,10 @@ METHOD_CAPTIONS = {
 # session's choices and uploads so that coming back restores them.
 REMEMBERED = "train_anomaly_remembered"
 UPLOADS = "train_anomaly_uploads"
-MODEL_NAMES = "train_anomaly_model_names"
 SAMPLE_MAPS = "train_anomaly_sample_maps"
-POLL_SECONDS = 1.0
 MAPS_PER_GROUP = 4
 
-token = ui.session_token()
-manager = ui.job_manager()
-remembered = st.session_state.setdefault(REMEMBERED, {})
-uploads = st.session_state.setdefault(UPLOADS, {})
-
-
-def remembered_widget(factory, label, key, default, **options):
-    return ui.remembered_widget(remembered, factory, label, key, default, **options)
-
+remembered, uploads, remembered_widget = ui.page_memory(REMEMBERED, UPLOADS)
 
 st.title("Train an anomaly model")
 st.markdown(
@@ -50,23 +39,7 @@ source, summary = ui.image_source_picker(remembered, uploads, "train_anomaly", "
 if summary is not None:
     report = summary["report"]
     class_names = list(report["class_counts"])
-    st.subheader(f"Dataset: {summary['description']}")
-    columns = st.columns(3)
-    columns[0].metric("Images", report["images"])
-    columns[1].metric("Classes", report["classes"])
-    columns[2].metric("Rejected files", len(report["rejected"]))
-    chart_column, thumbnail_column = st.columns([2, 3])
-    chart_column.plotly_chart(
-        charts.class_counts_bar(report["class_counts"], title="Images per class"),
-        key="train_anomaly_class_counts",
-    )
-    with thumbnail_column:
-        for class_name, thumbnails in summary["thumbnails"].items():
-            st.markdown(f"**{class_name}** ({report['class_counts'][class_name]})")
-            st.image([image for _, image in thumbnails], width=64)
-    for warning in report["warnings"]:
-        st.warning(warning)
-    ui.rejected_files_expander(report["rejected"])
+    ui.image_dataset_overview(summary, "train_anomaly", thumbnail_width=64)
 
     st.header("2. Good class and method")
     defaults = anomaly_jobs.anomaly_defaults(class_names)
@@ -102,71 +75,18 @@ if summary is not None:
                 "train_anomaly_epochs", defaults["epochs"], min_value=1, max_value=1000, step=10,
             )  # fmt: skip
 
-    if st.button("Start training", type="primary", key="train_anomaly_start"):
-        try:
-            config = anomaly_jobs.anomaly_config(
-                method=method,
-                good_class=good_class,
-                image_size=image_size,
-                epochs=epochs,
-                class_names=class_names,
-            )
-            job = manager.submit(
-                token,
-                anomaly_jobs.JOB_KIND,
-                anomaly_jobs.make_anomaly_work(source, config),
-                description=f"{method}, {image_size} px, good class '{good_class}' on "
-                f"{source.description}",
-            )
-            st.session_state.setdefault(MODEL_NAMES, {})[job.job_id] = (
-                anomaly_jobs.suggested_model_name(source, config)
-            )
-            st.session_state["train_anomaly_job"] = job.job_id
-        except JobRefused as error:
-            st.error(f"Not started: {error}")
-        except ValueError as error:
-            st.error(str(error))
+    def submit():
+        config = anomaly_jobs.anomaly_config(
+            method=method, good_class=good_class, image_size=image_size, epochs=epochs,
+            class_names=class_names,
+        )  # fmt: skip
+        return ui.submit_job(
+            anomaly_jobs.JOB_KIND, anomaly_jobs.make_anomaly_work(source, config),
+            f"{method}, {image_size} px, good class '{good_class}' on {source.description}",
+            anomaly_jobs.suggested_model_name(source, config),
+        )  # fmt: skip
 
-jobs = anomaly_jobs.anomaly_jobs(manager, token)
-if not jobs:
-    st.stop()
-
-st.header("3. Training")
-
-
-# One fragment that stays at the same place while this session has jobs (as on the image
-# training page): removing a polling fragment from the page let a late timer tick address an
-# element that no longer existed, and the browser showed a blank page.
-@st.fragment(run_every=POLL_SECONDS if any(not job.finished for job in jobs) else None)
-def training_section(polling: bool):
-    jobs = anomaly_jobs.anomaly_jobs(manager, token)
-    job = ui.job_picker(manager, token, jobs, "train_anomaly")
-    if polling and all(job.finished for job in jobs):
-        st.rerun()  # Once more as a whole page, without the timer: polling stops.
-    if not job.finished:
-        live_progress(job)
-    elif job.state == "failed":
-        st.error(f"Training failed: {job.error}")
-        with st.expander("Details"):
-            st.code(job.progress.snapshot()["message"])
-    elif job.result is None or job.result.epochs_run == 0:
-        st.warning("Cancelled before the first epoch finished: there is no model to show.")
-    else:
-        show_results(job)
-
-
-def live_progress(job):
-    snapshot = job.progress.snapshot()
-    if not ui.queued_notice(manager, job):
-        st.progress(snapshot["fraction"], text=anomaly_jobs.progress_text(job))
-        if any("loss" in point for point in snapshot["batch_points"]):
-            st.plotly_chart(
-                charts_training.series_training_curves(
-                    {"loss": [], **snapshot["epoch_history"]}, snapshot["batch_points"]
-                ),
-                key="train_anomaly_live_curves",
-            )
-    ui.cancel_control(manager, token, job, "train_anomaly")
+    ui.start_button(submit, "train_anomaly_start", job_key="train_anomaly_job")
 
 
 def show_results(job):
@@ -281,27 +201,29 @@ def show_results(job):
             width=150,
         )
 
-    st.subheader("Save to the model registry")
-    name_key = f"train_anomaly_name_{job.job_id}"
-    if name_key not in st.session_state:
-        suggestions = st.session_state.get(MODEL_NAMES, {})
-        st.session_state[name_key] = suggestions.get(job.job_id, "anomaly-model")
-    name = st.text_input("Model name (letters, digits, _ . -)", key=name_key)
-    if st.button("Save model", key=f"train_anomaly_save_{job.job_id}"):
-        try:
-            with st.spinner("Saving..."):
-                save_image_anomaly_run(result, ui.registry(), name, owner=ui.current_user_id())
-            manager.release_result(token, job.job_id)  # Saved: free the model and images.
-        except (ValueError, OSError) as error:
-            st.error(f"Not saved: {error}")
-    if result.record is not None:
-        st.success(f"Saved as **{result.record.reference}**: find it on the Models page.")
+    record = ui.save_form(
+        job, save_image_anomaly_run, f"train_anomaly_name_{job.job_id}",
+        f"train_anomaly_save_{job.job_id}", suggested="anomaly-model",
+        saved="Saved as **{reference}**: find it on the Models page.",
+    )  # fmt: skip
+    if record is not None:
         st.caption(
             "Spot check it on the Spot check page, batch-predict with "
-            f"`python -m core predict --model {result.record.reference} --input FOLDER`, set its "
+            f"`python -m core predict --model {record.reference} --input FOLDER`, set its "
             "threshold from costs on the Operating point page and make its report on the "
             "Sign-off page."
         )
 
 
-training_section(any(not job.finished for job in jobs))
+def live_curves(snapshot):
+    if any("loss" in point for point in snapshot["batch_points"]):
+        history = {"loss": [], **snapshot["epoch_history"]}
+        return charts_training.series_training_curves(history, snapshot["batch_points"])
+    return None
+
+
+ui.training_section(
+    "train_anomaly", anomaly_jobs.anomaly_jobs, show_results,
+    has_model=lambda result: result.epochs_run > 0, text=anomaly_jobs.progress_text,
+    figure=live_curves,
+)  # fmt: skip

@@ -5,7 +5,7 @@ Modules (the public surface is what each module's docstring names):
 
 - `commands`: Handlers of the model commands of `python -m core`: train, evaluate, predict, models.
 - `common`: Pieces every command of `python -m core` shares: options, JSON output, opening the
-  registry.
+  registry, timed steps.
 - `decisions`: Decision commands of `python -m core`: `operating-point`.
 - `demo`: The guided demo's command of `python -m core`: demo-reset (see
   `core.demo.tour.reset_demo`).

@@ -1,15 +1,27 @@
-"""Pieces every command of `python -m core` shares: options, JSON output, opening the registry."""
+"""Pieces every command of `python -m core` shares: options, JSON output, opening the registry,
+timed steps."""
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import dataclasses
 import json
-from collections.abc import Iterable
+import time
+from collections.abc import Iterable, Iterator
 
 from core.demo.models import ensure_demo_models
 from core.registry.store import ModelRegistry, resolve_registry_directory
 
-__all__ = ["given_options", "open_registry", "print_json", "record_keys"]
+__all__ = [
+    "TimedStep",
+    "add_arguments",
+    "given_options",
+    "open_registry",
+    "print_json",
+    "record_keys",
+    "timed_step",
+]
 
 
 def print_json(payload: dict) -> None:
@@ -38,3 +50,33 @@ def given_options(arguments: argparse.Namespace, names: Iterable[str]) -> dict:
 def record_keys(record) -> dict:
     """The `--json` keys naming a registered model version: model, version and reference."""
     return {"model": record.name, "version": record.version, "reference": record.reference}
+
+
+def add_arguments(parser: argparse.ArgumentParser, arguments: Iterable[tuple]) -> None:
+    """Adds a table of arguments to `parser`: each row is `(name, settings)`, the positional name
+    or option flag and the keywords of `parser.add_argument`."""
+    for name, settings in arguments:
+        parser.add_argument(name, **settings)
+
+
+@dataclasses.dataclass
+class TimedStep:
+    """The wall time of a `timed_step` block, in seconds, set when the block ends."""
+
+    seconds: float = 0.0
+
+
+@contextlib.contextmanager
+def timed_step(message: str) -> Iterator[TimedStep]:
+    """Prints `message` (what the command starts doing), then times the block.
+
+    Example:
+        with timed_step(f"Scoring {name} ...") as step:
+            result = work()
+        print(f"Done in {step.seconds:.1f} s.")
+    """
+    step = TimedStep()
+    start = time.perf_counter()
+    print(message, flush=True)
+    yield step
+    step.seconds = time.perf_counter() - start

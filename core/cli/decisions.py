@@ -8,9 +8,8 @@
 from __future__ import annotations
 
 import argparse
-import time
 
-from core.cli.common import given_options, open_registry, print_json
+from core.cli.common import add_arguments, given_options, open_registry, print_json, timed_step
 from core.decisions.operating_point import load_operating_point
 from core.decisions.operating_point_data import set_operating_point
 
@@ -37,6 +36,27 @@ def defect_rate_argument(text: str) -> float:
         ) from None
 
 
+# The arguments of `operating-point`: (name or flag, `add_argument` keywords).
+OPERATING_POINT_ARGUMENTS = (
+    ("name", {"help": "NAME or NAME:VERSION of an image model."}),
+    ("--missed-defect-cost", {"type": float, "help": "Cost of one defective part shipped."}),
+    ("--false-reject-cost", {"type": float, "help": "Cost of one good part rejected."}),
+    (
+        "--defect-rate",
+        {
+            "type": defect_rate_argument,
+            "help": "The line's share of defective parts: 0.02, 2%% or 20000ppm.",
+        },
+    ),
+    (
+        "--data",
+        {"help": "The labelled images the model was trained on (default: its training folder)."},
+    ),
+    ("--good-class", {"help": "The good-part class of a classifier without an 'ok' class."}),
+    ("--show", {"action": "store_true", "help": "Print the stored operating point instead."}),
+)
+
+
 def add_decision_parsers(subcommands, add_common_options) -> None:
     """Adds the top-level `operating-point` command."""
     parser = subcommands.add_parser(
@@ -44,26 +64,7 @@ def add_decision_parsers(subcommands, add_common_options) -> None:
         help="Choose an image model's reject threshold from the cost of a missed defect, the "
         "cost of a false reject and the line's defect rate, and store it with the model.",
     )
-    parser.add_argument("name", help="NAME or NAME:VERSION of an image model.")
-    parser.add_argument(
-        "--missed-defect-cost", type=float, help="Cost of one defective part shipped."
-    )
-    parser.add_argument("--false-reject-cost", type=float, help="Cost of one good part rejected.")
-    parser.add_argument(
-        "--defect-rate",
-        type=defect_rate_argument,
-        help="The line's share of defective parts: 0.02, 2%% or 20000ppm.",
-    )
-    parser.add_argument(
-        "--data",
-        help="The labelled images the model was trained on (default: its training folder).",
-    )
-    parser.add_argument(
-        "--good-class", help="The good-part class of a classifier without an 'ok' class."
-    )
-    parser.add_argument(
-        "--show", action="store_true", help="Print the stored operating point instead."
-    )
+    add_arguments(parser, OPERATING_POINT_ARGUMENTS)
     add_common_options(parser)
     parser.set_defaults(handler=command_operating_point)
 
@@ -127,20 +128,16 @@ def command_operating_point(arguments: argparse.Namespace) -> int:
             "Expected --missed-defect-cost, --false-reject-cost and --defect-rate (or --show). "
             f"Received: missing {missing}"
         )
-    start = time.perf_counter()
-    print(f"Scoring the validation images of {arguments.name} ...", flush=True)
-    point, curve = set_operating_point(
-        registry,
-        arguments.name,
-        **given_options(arguments, POINT_OPTIONS),
-    )
-    seconds = time.perf_counter() - start
+    with timed_step(f"Scoring the validation images of {arguments.name} ...") as step:
+        point, curve = set_operating_point(
+            registry, arguments.name, **given_options(arguments, POINT_OPTIONS)
+        )
     print(f"Operating point of {point.model} (images from {curve['source']}):", flush=True)
     print("\n".join(describe_point(point)), flush=True)
     for note in curve["notes"]:
         print(f"  note: {note}", flush=True)
     print(
-        f"Stored with {point.model} in {seconds:.1f} s; spot check and batch predict use it.",
+        f"Stored with {point.model} in {step.seconds:.1f} s; spot check and batch predict use it.",
         flush=True,
     )
     if arguments.json:
@@ -151,7 +148,7 @@ def command_operating_point(arguments: argparse.Namespace) -> int:
                 "roc_auc": curve["roc_auc"],
                 "source": curve["source"],
                 "notes": curve["notes"],
-                "seconds": seconds,
+                "seconds": step.seconds,
             }
         )
     return 0

@@ -8,16 +8,12 @@ from pathlib import Path
 from core.cli.common import given_options, open_registry, print_json, record_keys
 from core.cli.terminal_progress import TerminalProgressBar
 from core.models.image_anomaly import ANOMALY_METHODS
-from core.workflows.image_anomaly import (
-    ImageAnomalyConfig,
-    run_image_anomaly_training,
-    save_image_anomaly_run,
-)
+from core.workflows import image_anomaly as anomaly_workflow
 
 
 def add_train_anomaly_parser(kinds, add_common_options) -> None:
     """Adds `train image-anomaly` to the `train` sub-commands."""
-    defaults = ImageAnomalyConfig()
+    defaults = anomaly_workflow.ImageAnomalyConfig()
     anomaly = kinds.add_parser(
         "image-anomaly",
         help="Train an image anomaly detector on the good images only (defects only test it).",
@@ -74,10 +70,12 @@ ANOMALY_OPTIONS = (
 
 
 def command_train_image_anomaly(arguments: argparse.Namespace) -> int:
-    config = ImageAnomalyConfig(**given_options(arguments, ANOMALY_OPTIONS)).validate()
+    config = anomaly_workflow.ImageAnomalyConfig(
+        **given_options(arguments, ANOMALY_OPTIONS)
+    ).validate()
     registry = open_registry(arguments)
     print(f"Loading images from {arguments.data} ...", flush=True)
-    result = run_image_anomaly_training(
+    result = anomaly_workflow.run_image_anomaly_training(
         arguments.data, config, masks=arguments.masks, listeners=[TerminalProgressBar()]
     )
     for rejected in result.dataset.rejected:
@@ -97,7 +95,7 @@ def command_train_image_anomaly(arguments: argparse.Namespace) -> int:
     )
     pixel = f", pixel AUROC {metrics['pixel_auroc']:.4f}" if "pixel_auroc" in metrics else ""
     name = arguments.name or f"anomaly-{config.method}-{Path(arguments.data).stem}"
-    record = save_image_anomaly_run(result, registry, name)
+    record = anomaly_workflow.save_image_anomaly_run(result, registry, name)
     if metrics["image_auroc"] is None:
         detection = "no defect images to test on, so image AUROC and defect recall are unknown"
     else:

@@ -8,10 +8,9 @@ from __future__ import annotations
 
 import argparse
 import getpass
-import time
 from pathlib import Path
 
-from core.cli.common import open_registry, print_json
+from core.cli.common import open_registry, print_json, timed_step
 from core.data.perturbations import PERTURBATIONS, SEVERITIES
 from core.decisions.robustness import run_robustness
 from core.decisions.signoff_report import make_signoff_report
@@ -82,17 +81,17 @@ def robustness_lines(result: dict) -> list[str]:
 
 def command_robustness(arguments: argparse.Namespace) -> int:
     registry = open_registry(arguments)
-    start = time.perf_counter()
     changes = len(PERTURBATIONS) * len(SEVERITIES)
-    print(f"Re-scoring the test images of {arguments.name} under {changes} changes ...", flush=True)
-    result = run_robustness(
-        registry, arguments.name, arguments.data, created_by=command_line_user()
-    )
-    seconds = time.perf_counter() - start
+    with timed_step(
+        f"Re-scoring the test images of {arguments.name} under {changes} changes ..."
+    ) as step:
+        result = run_robustness(
+            registry, arguments.name, arguments.data, created_by=command_line_user()
+        )
     print("\n".join(robustness_lines(result)), flush=True)
-    print(f"Stored with {result['model']} in {seconds:.1f} s.", flush=True)
+    print(f"Stored with {result['model']} in {step.seconds:.1f} s.", flush=True)
     if arguments.json:
-        print_json({**result, "seconds": seconds})
+        print_json({**result, "seconds": step.seconds})
     return 0
 
 
@@ -107,21 +106,19 @@ def command_report(arguments: argparse.Namespace) -> int:
             "Expected --out to be a file in an existing folder, or a folder. "
             f"Received: out='{arguments.out}'"
         )
-    start = time.perf_counter()
-    print(f"Making the sign-off report of {record.reference} ...", flush=True)
-    document, stored = make_signoff_report(
-        registry,
-        record.reference,
-        arguments.data,
-        generated_by=command_line_user(),
-        robustness=arguments.robustness,
-    )
-    content = document.encode("utf-8")
-    out.write_bytes(content)
-    seconds = time.perf_counter() - start
+    with timed_step(f"Making the sign-off report of {record.reference} ...") as step:
+        document, stored = make_signoff_report(
+            registry,
+            record.reference,
+            arguments.data,
+            generated_by=command_line_user(),
+            robustness=arguments.robustness,
+        )
+        content = document.encode("utf-8")
+        out.write_bytes(content)
     print(
-        f"Wrote {out} ({len(content) / 1024:.0f} KB) in {seconds:.1f} s; stored with the model "
-        f"as {stored}.",
+        f"Wrote {out} ({len(content) / 1024:.0f} KB) in {step.seconds:.1f} s; stored with the "
+        f"model as {stored}.",
         flush=True,
     )
     if arguments.json:
@@ -131,7 +128,7 @@ def command_report(arguments: argparse.Namespace) -> int:
                 "out": str(out),
                 "stored": str(stored),
                 "bytes": len(content),
-                "seconds": seconds,
+                "seconds": step.seconds,
             }
         )
     return 0

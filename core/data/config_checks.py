@@ -1,7 +1,8 @@
 """Field checks and the dict round trip shared by the training configurations.
 
 `DictRoundTripMixin` gives a dataclass config `to_dict()` and `from_dict()` (unknown keys raise);
-the `require_*` functions raise the standard "Expected ... Received: name=value" ValueError;
+the `require_*` functions raise the standard "Expected ... Received: name=value" ValueError
+(`require_choice` for a function's argument);
 `page_changes` turns a page's choices into config field changes.
 """
 
@@ -35,6 +36,15 @@ def require_choices(config: object, choices: Mapping[str, Collection]) -> None:
     for name, allowed in choices.items():
         require_field(
             getattr(config, name) in allowed, f"to be one of {list(allowed)}", config, name
+        )
+
+
+def require_choice(value: object, choices: Collection, name: str) -> None:
+    """Raises "Expected {name} to be one of [...]. Received: {name}=value" unless `value` is one
+    of `choices`: the check of a function's choice argument (`require_choices` checks fields)."""
+    if value not in choices:
+        raise ValueError(
+            f"Expected {name} to be one of {list(choices)}. Received: {name}={value!r}"
         )
 
 

@@ -111,7 +111,7 @@ def load_image_files(
     first_shape = None
     for entry in listing.entries:
         if entry.reason is not None:
-            rejected.append(RejectedFile(entry.name, entry.reason))
+            rejected.append(entry.rejection())
             continue
         try:
             shape, original_size = _check_file(entry, image_size, channels)

@@ -25,7 +25,7 @@ import pandas as pd
 
 from core.data import archive_checks
 from core.data.image_decoding import FORMATS_TEXT
-from core.data.validation import RejectedFile
+from core.data.validation import FileItem, RejectedFile
 
 MANIFEST_COLUMNS = ("filename", "label")
 # The folder layouts `find_layout` recognises, for the loaders' descriptions of what they accept.
@@ -51,20 +51,17 @@ class LabelledImagesMixin:
 
 
 @dataclasses.dataclass(frozen=True)
-class Entry:
+class Entry(FileItem):
     """One listed item, in load order: a labelled file to decode, or an early rejection.
 
     Attributes:
         name: The name the user knows (path in the folder, or as written in the manifest).
         path: The file to decode, or None for a rejection.
-        label: The class of the file, or None for a rejection.
         reason: Why the item was rejected without being opened, or None.
+        label: The class of the file, or None for a rejection.
     """
 
-    name: str
-    path: Path | None = None
     label: str | None = None
-    reason: str | None = None
 
 
 @dataclasses.dataclass

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Sequence
+from pathlib import Path
 
 
 @dataclasses.dataclass(frozen=True)
@@ -20,6 +21,25 @@ class RejectedFile:
 
     def as_dict(self) -> dict[str, str]:
         return {"name": self.name, "reason": self.reason}
+
+
+@dataclasses.dataclass(frozen=True)
+class FileItem:
+    """A named file to read, or one refused before it was opened (then `reason` says why).
+
+    Attributes:
+        name: The name the user knows (path in the folder or zip, or as written or given).
+        path: The file to read, or None (a refusal, or bytes held elsewhere).
+        reason: Why the item was refused, or None.
+    """
+
+    name: str
+    path: Path | None = None
+    reason: str | None = None
+
+    def rejection(self) -> RejectedFile:
+        """The refusal as a `RejectedFile` (for an item with a `reason`)."""
+        return RejectedFile(self.name, self.reason)
 
 
 def describe_value(value: object, limit: int = 80) -> str:

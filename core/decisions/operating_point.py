@@ -32,6 +32,7 @@ import numbers
 import numpy as np
 
 from core.data.validation import describe_value
+from core.metrics.counts import as_float_arrays
 from core.metrics.evaluation import roc_auc, roc_curve
 from core.registry.attachments import OPERATING_POINT, read_json_attachment, write_json_attachment
 from core.registry.metadata import now_iso
@@ -88,14 +89,9 @@ def check_costs(
 
 
 def _labels_and_scores(labels01: object, scores: object) -> tuple[np.ndarray, np.ndarray]:
-    try:
-        labels = np.asarray(labels01, dtype=np.float64)
-        score_array = np.asarray(scores, dtype=np.float64)
-    except (TypeError, ValueError):
-        raise ValueError(
-            "Expected `labels01` and `scores` to be 1-D sequences of numbers. "
-            f"Received: labels01={describe_value(labels01)}, scores={describe_value(scores)}"
-        ) from None
+    labels, score_array = as_float_arrays(
+        "1-D sequences of numbers", labels01=labels01, scores=scores
+    )
     if labels.ndim != 1 or score_array.ndim != 1 or labels.size != score_array.size:
         raise ValueError(
             "Expected `labels01` and `scores` to be 1-D and of the same length, one per "

@@ -3,7 +3,8 @@
 `fit_keeping_best` is the Keras fit of every trainer that stops early: it ends holding the best
 weights and returns a `FitResult`, the five facts that a run's result and the listeners'
 `on_train_end` event carry (`emit_train_end(listeners, **fit.fields())`). `timed_fit` is the
-quiet, timed `model.fit` underneath, for trainers without early stopping (the GAN).
+quiet, timed `model.fit` underneath, for trainers without early stopping (the GAN). `TrainingRun`
+is the base of the run results that wrap a trainer's result: `cancelled`, and `save_model`.
 
 Example:
     progress = make_progress_callback(listeners, cancellation, config.epochs, steps_per_epoch)
@@ -43,6 +44,29 @@ class FitResult:
     def fields(self) -> dict[str, Any]:
         """The five facts by name: keyword arguments of a run result or of `emit_train_end`."""
         return {field.name: getattr(self, field.name) for field in dataclasses.fields(self)}
+
+
+@dataclasses.dataclass
+class TrainingRun:
+    """The base of a run result holding a trainer's result as `training`: whether it was
+    cancelled, and its registry record once saved.
+
+    Attributes:
+        record: The registry record once saved, else None (a keyword field, after the fields of
+            the run result).
+    """
+
+    record: object | None = dataclasses.field(default=None, kw_only=True)
+
+    @property
+    def cancelled(self) -> bool:
+        return bool(self.training.cancelled)
+
+    def save_model(self, registry, model, name: str, metadata: dict, owner: str | None):
+        """Registers `model` under `name` (a new version) with `metadata` and `owner` (see
+        `ModelRegistry.save`); keeps the record as `record` and returns it."""
+        self.record = registry.save(model, name, metadata, owner=owner)
+        return self.record
 
 
 def timed_fit(model, inputs, **fit_arguments) -> tuple[dict[str, list[float]], float]:

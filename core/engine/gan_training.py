@@ -24,7 +24,7 @@ import numpy as np
 from core.data import config_checks
 from core.data.images import ImageDataset, load_images
 from core.data.splits import stratified_split
-from core.engine.fit_results import FitResult, timed_fit
+from core.engine.fit_results import FitResult, TrainingRun, timed_fit
 from core.engine.gan_generation import GAN_TASK, sample_grid
 from core.engine.image_pipeline import check_image_arrays
 from core.engine.keras_progress import make_progress_callback
@@ -111,7 +111,7 @@ class GanTrainingResult:
 
 
 @dataclasses.dataclass
-class GanRunResult:
+class GanRunResult(TrainingRun):
     """A GAN trained on part of a data set, and which part.
 
     Attributes:
@@ -126,11 +126,6 @@ class GanRunResult:
     dataset: Any
     train_indices: np.ndarray
     holdout_indices: np.ndarray
-    record: object | None = None
-
-    @property
-    def cancelled(self) -> bool:
-        return bool(self.training.cancelled)
 
 
 def train_gan(
@@ -305,7 +300,7 @@ def run_gan_training(
     return GanRunResult(training, dataset, train_indices, holdout_indices)
 
 
-def gan_run_metadata(result: GanRunResult, *, owner: str | None = None) -> dict:
+def gan_run_metadata(result: GanRunResult) -> dict:
     """Builds the registry metadata of a GAN run (validated by the registry on save)."""
     config = result.training.config
     dataset = result.dataset
@@ -351,13 +346,11 @@ def gan_run_metadata(result: GanRunResult, *, owner: str | None = None) -> dict:
     metadata["metrics"] = {
         key: value for key, value in metadata["metrics"].items() if value is not None
     }
-    if owner:
-        metadata["owner"] = owner
     return metadata
 
 
 def save_gan_run(result: GanRunResult, registry, name: str, *, owner: str | None = None):
     """Registers the run's generator under `name` (a new version) and returns the record."""
-    record = registry.save(result.training.generator, name, gan_run_metadata(result, owner=owner))
-    result.record = record
-    return record
+    return result.save_model(
+        registry, result.training.generator, name, gan_run_metadata(result), owner
+    )

@@ -69,11 +69,7 @@ class ImageTrainingConfig(config_checks.DictRoundTripMixin):
 
     def validate(self) -> ImageTrainingConfig:
         """Checks every field; returns self. A ValueError names the field at fault."""
-        if self.model not in IMAGE_MODEL_PRESETS:
-            raise ValueError(
-                f"Expected model to be one of {sorted(IMAGE_MODEL_PRESETS)}. "
-                f"Received: model={self.model!r}"
-            )
+        config_checks.require_choice(self.model, sorted(IMAGE_MODEL_PRESETS), "model")
         config_checks.require_choices(self, {"optimizer": OPTIMIZERS, "schedule": SCHEDULES})
         config_checks.require_integers(
             self,

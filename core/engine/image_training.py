@@ -215,15 +215,14 @@ def split_and_train(
     labels: np.ndarray,
     class_names: Sequence[str],
     config: ImageTrainingConfig | None = None,
-    *,
-    listeners: Iterable[object] = (),
-    cancellation: CancellationToken | None = None,
+    **progress: object,
 ) -> tuple[ImageTrainingResult, tuple[np.ndarray, np.ndarray, np.ndarray]]:
     """Splits stratified by class (`config` fractions and seed), then trains.
 
     Args:
-        images, labels, class_names, listeners, cancellation: As in `train_image_classifier`.
+        images, labels, class_names: As in `train_image_classifier`.
         config: Settings; None uses `ImageTrainingConfig()`.
+        **progress: `listeners` and `cancellation`, passed on to `train_image_classifier`.
 
     Returns:
         `(result, (train_indices, validation_indices, test_indices))`; evaluate the model on
@@ -248,7 +247,6 @@ def split_and_train(
         class_names,
         config,
         validation=validation_data,
-        listeners=listeners,
-        cancellation=cancellation,
+        **progress,
     )
     return result, (train, validation, test)

@@ -196,24 +196,25 @@ def train_series_model(
         plateau_patience=SERIES_PLATEAU_PATIENCE,
     )
 
-    evaluation, predictions = {}, pd.DataFrame()
+    outcome = {}  # A run cancelled before its first epoch has no model to test.
     if fit.best_epoch is not None:
-        if test is not None:
-            evaluation, predictions = evaluate_series(model, scaler, config, *test)
-        elif len(test_units):
-            test_frame = _subset(frame, test_units)
-            evaluation, predictions = evaluate_frame(
-                model, scaler, config, test_frame, true_rul_rows(test_frame, None)
-            )
-    evaluation_units = test[0].units() if test is not None else test_units
+        outcome = _tested(model, scaler, config, frame, test_units, test)
+    units = (train_units, validation_units, test[0].units() if test is not None else test_units)
     return finish_series_run(
-        model,
-        scaler,
-        config,
-        fit,
-        (train_units, validation_units, evaluation_units),
-        listeners,
-        evaluation=evaluation,
-        predictions=predictions,
-        problems=problems,
+        model, scaler, config, fit, units, listeners, problems=problems, **outcome
     )
+
+
+def _tested(model, scaler, config, frame, test_units, test) -> dict:
+    """The run's `evaluation` and `predictions`: on the external test set when there is one,
+    else on the held-out test units (none: nothing to report)."""
+    if test is not None:
+        evaluation, predictions = evaluate_series(model, scaler, config, *test)
+    elif len(test_units):
+        test_frame = _subset(frame, test_units)
+        evaluation, predictions = evaluate_frame(
+            model, scaler, config, test_frame, true_rul_rows(test_frame, None)
+        )
+    else:
+        return {}
+    return {"evaluation": evaluation, "predictions": predictions}

@@ -27,7 +27,7 @@ import numpy as np
 
 from core.data.archives import is_zip_name, iter_zip_members
 from core.data.image_decoding import SUPPORTED_IMAGE_SUFFIXES, ImageCollector
-from core.data.validation import RejectedFile
+from core.data.validation import FileItem, RejectedFile
 from core.inference.verdicts import verdict_indices
 from core.inference.writers import (
     REJECTED_COLUMNS,
@@ -44,22 +44,20 @@ _GLOB_CHARACTERS = ("*", "?", "[")
 
 
 @dataclasses.dataclass(frozen=True)
-class InputItem:
+class InputItem(FileItem):
     """One image to read, or one input that could not be used.
 
     Attributes:
-        source: The input it came from, as the user gave it (folder, zip, glob pattern, file).
         name: The image's name: path inside the folder or zip, matched path, or file name.
         path: The file to read, for images on disk.
-        data: The bytes, for zip members (read already, one at a time).
         reason: Why it was refused, for inputs that could not be used; None otherwise.
+        source: The input it came from, as the user gave it (folder, zip, glob pattern, file);
+            a keyword argument.
+        data: The bytes, for zip members (read already, one at a time).
     """
 
-    source: str
-    name: str
-    path: Path | None = None
+    source: str = dataclasses.field(kw_only=True)
     data: bytes | None = None
-    reason: str | None = None
 
 
 @dataclasses.dataclass
@@ -124,7 +122,7 @@ def iter_input_items(inputs: Iterable[str | os.PathLike]) -> Iterator[InputItem]
             items = (
                 _iter_zip_items(source, path)
                 if kind == "zip"
-                else [InputItem(source, name, path=path, reason=reason)]
+                else [InputItem(name, path, reason, source=source)]
             )
             for item in items:
                 yielded += 1
@@ -132,7 +130,7 @@ def iter_input_items(inputs: Iterable[str | os.PathLike]) -> Iterator[InputItem]
         if not yielded:
             # An existing folder or zip without a single image: say so rather than stay silent.
             what = "folder" if Path(source).is_dir() else "zip"
-            yield InputItem(source, source, reason=_nothing_found_reason(what, source))
+            yield InputItem(source, reason=_nothing_found_reason(what, source), source=source)
 
 
 def count_input_items(inputs: Iterable[str | os.PathLike]) -> int:
@@ -173,7 +171,7 @@ def score_batches(
     collector, sources, rejected = ImageCollector(predictor.image_size, predictor.channels), [], []
     for item in items:
         if item.reason is not None:
-            rejected.append((item.source, RejectedFile(item.name, item.reason)))
+            rejected.append((item.source, item.rejection()))
             continue
         decoded, refused = len(collector.arrays), len(collector.rejected)
         if item.data is not None:
@@ -340,13 +338,13 @@ def _iter_zip_items(source: str, path: Path) -> Iterator[InputItem]:
     refused: list[RejectedFile] = []
     try:
         for member in iter_zip_members(path, name=path.name, rejected=refused):
-            yield from (InputItem(source, item.name, reason=item.reason) for item in refused)
+            yield from (InputItem(item.name, reason=item.reason, source=source) for item in refused)
             refused.clear()
             if member.name.lower().endswith(SUPPORTED_IMAGE_SUFFIXES):
-                yield InputItem(source, member.name, data=member.data)
+                yield InputItem(member.name, source=source, data=member.data)
     except ValueError as error:
         refused.append(RejectedFile(path.as_posix(), str(error)))
-    yield from (InputItem(source, item.name, reason=item.reason) for item in refused)
+    yield from (InputItem(item.name, reason=item.reason, source=source) for item in refused)
 
 
 def _count_zip_images(path: Path) -> int:

@@ -165,7 +165,7 @@ class FolderWatcher:
             ready = ready[: max(limit, 0)]
         self._pending = {name: found[name] for name in found if name not in ready}
         source = self.directory.as_posix()
-        items = (InputItem(source, name, path=self.directory / name) for name in ready)
+        items = (InputItem(name, self.directory / name, source=source) for name in ready)
         for batch in score_batches(self.predictor, items, batch_size=self.batch_size):
             scored_at = datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
             records = [

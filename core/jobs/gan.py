@@ -28,9 +28,9 @@ from pathlib import Path, PurePosixPath
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from core.data.config_checks import is_integer
 from core.data.image_sources import SAMPLE, ImageSource
 from core.decisions.gan_benefit import run_gan_benefit
+from core.decisions.gan_benefit_data import check_arguments
 from core.engine.gan_generation import GAN_TASK, GRID_COLUMNS
 from core.engine.gan_training import GanTrainingConfig, run_gan_training
 from core.jobs.image import released_dataset
@@ -248,14 +248,7 @@ def _open_registry(registry_or_directory):
 
 
 def make_benefit_work(
-    source: ImageSource,
-    registry_or_directory,
-    gan_reference: str,
-    real_per_class: int = 20,
-    synthetic_per_class: int = 100,
-    training_steps: int = 600,
-    repeats: int = 1,
-    seed: int = 0,
+    source: ImageSource, registry_or_directory, gan_reference: str, **settings: int
 ) -> Callable:
     """Returns `work(progress, cancellation)` running the "does it help" experiment.
 
@@ -266,27 +259,20 @@ def make_benefit_work(
         source: The labelled real images (the data the GAN was trained on).
         registry_or_directory: A `ModelRegistry` or its directory.
         gan_reference: The registered GAN, "name" or "name:version".
-        real_per_class: Real training images per class for both classifiers. Default: 20.
-        synthetic_per_class: Synthetic images per class added for the second one. Default: 100.
-        training_steps: Training steps of each classifier. Default: 600.
-        repeats: Repetitions with different seeds (results are means). Default: 1.
-        seed: Seed of the first repetition. Default: 0.
+        **settings: The experiment's numbers, the names of `BENEFIT_SETTINGS`
+            (`real_per_class`, `synthetic_per_class`, `training_steps`, `repeats`, `seed`);
+            those left out take the defaults of `run_gan_benefit`.
 
     Raises:
-        ValueError: If a count is not a positive integer, or the model is unknown or not a GAN
-            (checked now, before anything is queued).
+        TypeError: If a setting is not one of those.
+        ValueError: If a number is out of the experiment's range, or the model is unknown or not
+            a GAN (checked now, before anything is queued).
     """
-    counts = {
-        "real_per_class": real_per_class,
-        "synthetic_per_class": synthetic_per_class,
-        "training_steps": training_steps,
-        "repeats": repeats,
-    }
-    for name, value in counts.items():
-        if not is_integer(value) or value < 1:
-            raise ValueError(f"Expected {name} to be an integer >= 1. Received: {name}={value!r}")
-    if not is_integer(seed) or seed < 0:
-        raise ValueError(f"Expected seed to be an integer >= 0. Received: seed={seed!r}")
+    defaults = {name: default for name, _, default, _, _ in BENEFIT_SETTINGS}
+    unknown = sorted(set(settings) - set(defaults))
+    if unknown:
+        raise TypeError(f"Expected settings among {list(defaults)}. Received: {unknown}")
+    check_arguments(**(defaults | settings))
     registry = _open_registry(registry_or_directory)
     metadata = registry.get(gan_reference).metadata
     if metadata.get("task") != GAN_TASK:
@@ -305,8 +291,7 @@ def make_benefit_work(
             dataset,
             registry,
             gan_reference,
-            **counts,
-            seed=seed,
+            **settings,
             listeners=[progress],
             cancellation=cancellation,
         )

@@ -23,15 +23,24 @@ def _reject_first(failed: np.ndarray, array: np.ndarray, name: str, expectation:
         raise ValueError(f"Expected `{name}` {expectation}. Received: {name}[{position}]={shown}")
 
 
+def as_float_arrays(expected: str, /, **values: object) -> list[np.ndarray]:
+    """Returns each of `values` as a float64 array, in order; shapes are the caller's to check.
+
+    Raises:
+        ValueError: If one of them is not numbers: "Expected `a` and `b` to be {expected}.
+            Received: a=..., b=..." (every value named, as the caller's input).
+    """
+    try:
+        return [np.asarray(value, dtype=np.float64) for value in values.values()]
+    except (TypeError, ValueError):
+        names = " and ".join(f"`{name}`" for name in values)
+        received = ", ".join(f"{name}={describe_value(value)}" for name, value in values.items())
+        raise ValueError(f"Expected {names} to be {expected}. Received: {received}") from None
+
+
 def as_vector(values: object, name: str) -> np.ndarray:
     """Returns `values` as a non-empty 1-D float array of finite numbers, or raises ValueError."""
-    try:
-        array = np.asarray(values, dtype=np.float64)
-    except (TypeError, ValueError):
-        raise ValueError(
-            f"Expected `{name}` to be a 1-D sequence of numbers. "
-            f"Received: {name}={describe_value(values)}"
-        ) from None
+    (array,) = as_float_arrays("a 1-D sequence of numbers", **{name: values})
     if array.ndim != 1 or array.size == 0:
         raise ValueError(
             f"Expected `{name}` to be a non-empty 1-D sequence of numbers. "

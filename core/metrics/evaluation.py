@@ -20,6 +20,7 @@ import numpy as np
 from core.data.validation import describe_value
 from core.metrics.counts import (
     as_binary,
+    as_float_arrays,
     as_indices,
     as_vector,
     check_same_length,
@@ -169,13 +170,7 @@ def _check_class_names(class_names: object) -> list[str]:
 
 def _as_probabilities(probabilities: object, number_of_classes: int) -> np.ndarray:
     """Returns `probabilities` as an (N, C) float array whose rows are distributions."""
-    try:
-        matrix = np.asarray(probabilities, dtype=np.float64)
-    except (TypeError, ValueError):
-        raise ValueError(
-            "Expected `probabilities` to be a 2-D array of numbers. "
-            f"Received: probabilities={describe_value(probabilities)}"
-        ) from None
+    (matrix,) = as_float_arrays("a 2-D array of numbers", probabilities=probabilities)
     if matrix.ndim != 2 or matrix.shape[0] == 0 or matrix.shape[1] != number_of_classes:
         raise ValueError(
             f"Expected `probabilities` of shape (N >= 1, {number_of_classes}), one column per "

@@ -274,9 +274,6 @@ def build_image_model(
     Raises:
         ValueError: Unknown preset, bad input shape or fewer than 2 classes.
     """
-    if preset not in IMAGE_MODEL_PRESETS:
-        raise ValueError(
-            f"Expected model to be one of {sorted(IMAGE_MODEL_PRESETS)}. Received: model={preset!r}"
-        )
+    config_checks.require_choice(preset, sorted(IMAGE_MODEL_PRESETS), "model")
     builder = IMAGE_MODEL_PRESETS[preset]
     return builder(input_shape, number_of_classes, augmentation=augmentation, seed=seed)

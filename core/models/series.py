@@ -17,6 +17,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from core.data import config_checks
+
 SERIES_MODEL_PRESETS = ("lstm", "gru", "conv1d", "seed_rnn")
 SERIES_TASKS = ("rul", "failure")
 # C-MAPSS FD001 with the default training settings (bench/cmapss_fd001.py, 2-core CPU): conv1d
@@ -131,15 +133,8 @@ def build_series_model(
     import keras  # Lazy: loads TensorFlow.
     from keras import layers  # Lazy: loads TensorFlow.
 
-    if preset not in SERIES_MODEL_PRESETS:
-        raise ValueError(
-            f"Expected preset to be one of {list(SERIES_MODEL_PRESETS)}. "
-            f"Received: preset={preset!r}"
-        )
-    if task not in SERIES_TASKS:
-        raise ValueError(
-            f"Expected task to be one of {list(SERIES_TASKS)}. Received: task={task!r}"
-        )
+    config_checks.require_choice(preset, SERIES_MODEL_PRESETS, "preset")
+    config_checks.require_choice(task, SERIES_TASKS, "task")
     _check_positive_integer("window", window, 2)
     _check_positive_integer("features", features, 1)
     _check_positive_integer("members", members, 1)

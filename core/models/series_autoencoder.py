@@ -15,8 +15,7 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
+from core.data import config_checks
 
 AUTOENCODER_PRESETS = ("lstm", "conv1d")
 DEFAULT_AUTOENCODER = "lstm"
@@ -126,12 +125,6 @@ def build_conv1d_autoencoder(
     return keras.Model(inputs, outputs, name="conv1d_autoencoder")
 
 
-_BUILDERS: dict[str, Callable[..., Any]] = {
-    "lstm": build_lstm_autoencoder,
-    "conv1d": build_conv1d_autoencoder,
-}
-
-
 def build_sequence_autoencoder(
     window: int,
     features: int,
@@ -155,8 +148,6 @@ def build_sequence_autoencoder(
     Raises:
         ValueError: Unknown preset, or a size that is not a large enough integer.
     """
-    if preset not in _BUILDERS:
-        raise ValueError(
-            f"Expected preset to be one of {list(AUTOENCODER_PRESETS)}. Received: preset={preset!r}"
-        )
-    return _BUILDERS[preset](window, features, units=units, latent=latent)
+    config_checks.require_choice(preset, AUTOENCODER_PRESETS, "preset")
+    builder = build_lstm_autoencoder if preset == "lstm" else build_conv1d_autoencoder
+    return builder(window, features, units=units, latent=latent)

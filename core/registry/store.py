@@ -143,7 +143,7 @@ class ModelRegistry:
 
     # Writing.
 
-    def save(self, model, name: str, metadata: dict) -> ModelRecord:
+    def save(self, model, name: str, metadata: dict, *, owner: str | None = None) -> ModelRecord:
         """Saves `model` as the next version of `name`.
 
         `created_at`, `tensorflow_version` and `keras_version` are filled in when missing;
@@ -153,6 +153,8 @@ class ModelRegistry:
             model: A `keras.Model` that Keras can save without custom code (no Lambda layer).
             name: The model name (letters, digits, `_`, `.`, `-`).
             metadata: The model's metadata, see `validate_metadata`.
+            owner: Who saves it (the logged-in user), stored as the metadata's `owner`; None or
+                "" stores no owner. Default: None.
 
         Returns:
             The record of the new version.
@@ -175,6 +177,7 @@ class ModelRegistry:
             "tensorflow_version": tensorflow.__version__,
             "keras_version": keras.__version__,
             **metadata,
+            **({"owner": owner} if owner else {}),
             "name": name,
             "version": 1,
         }

@@ -5,13 +5,14 @@
 - `core.ui.caches`: engine objects shared across users (registry, job manager, predictors,
   inspected data).
 - `core.ui.widgets`: widgets shared by pages (remembered values, checked uploads, the image
-  data source picker).
+  data source picker and its summary, rows of metrics, the image model picker, a model's
+  training images as a zip).
 - `core.ui.jobs`: the background-job controls of the training pages.
+- `core.ui.training`: the training pages' skeleton (start button, polling "Training" section,
+  live progress, the save form), around each page's own submit, progress and results.
 - `core.ui.tour`: the guided demo's banner.
 
 No other `core` module imports Streamlit.
-
-
 """
 
 from core.ui.caches import (
@@ -42,14 +43,29 @@ from core.ui.session import (
     session_token,
 )
 from core.ui.tour import demo_tour_banner
+from core.ui.training import (
+    job_outcome,
+    job_progress,
+    save_form,
+    start_button,
+    submit_job,
+    training_section,
+)
 from core.ui.widgets import (
     IMAGE_SOURCE_CHOICES,
     IMAGE_UPLOAD_TYPES,
     checked_uploads,
+    image_counts,
+    image_dataset_overview,
+    image_model_picker,
     image_source_picker,
+    metric_row,
+    page_memory,
     rejected_files_expander,
     remembered_uploader,
     remembered_widget,
+    training_folder_note,
+    zip_upload,
 )
 
 __all__ = [
@@ -68,13 +84,20 @@ __all__ = [
     "checked_uploads",
     "current_user_id",
     "demo_tour_banner",
+    "image_counts",
+    "image_dataset_overview",
+    "image_model_picker",
     "image_source_picker",
     "inspect_sample_data",
     "inspect_uploads",
     "job_manager",
+    "job_outcome",
     "job_picker",
+    "job_progress",
     "login_enabled",
     "login_page",
+    "metric_row",
+    "page_memory",
     "predictor",
     "queued_notice",
     "registry",
@@ -85,6 +108,12 @@ __all__ = [
     "require_login",
     "sample_image_grid",
     "sample_sensor_frame",
+    "save_form",
     "series_predictor",
     "session_token",
+    "start_button",
+    "submit_job",
+    "training_folder_note",
+    "training_section",
+    "zip_upload",
 ]

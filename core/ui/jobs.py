@@ -56,10 +56,12 @@ def queued_notice(manager, job, what: str = "Training") -> bool:
     return True
 
 
-def cancel_control(manager, token: str, job, key: str) -> None:
-    """A "Cancel training" button (`<key>_cancel`), or a note once cancelling."""
+def cancel_control(
+    manager, token: str, job, key: str, label: str = "Cancel training", stopping: str = "training"
+) -> None:
+    """A cancel button (keyed `key`), or a note that `stopping` stops after the current batch."""
     if job.cancellation.cancelled:
-        st.caption("Cancelling: training stops after the current batch.")
-    elif st.button("Cancel training", key=f"{key}_cancel"):
+        st.caption(f"Cancelling: {stopping} stops after the current batch.")
+    elif st.button(label, key=key):
         manager.cancel(token, job.job_id)
         st.rerun()

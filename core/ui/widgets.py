@@ -1,12 +1,19 @@
-"""Widgets shared by pages: remembered values, checked uploads, the image data source picker."""
+"""Widgets shared by pages: remembered values, checked uploads, the image data source picker and
+its summary, rows of metrics, the image model picker and the zip of a model's training images."""
 
 from __future__ import annotations
+
+import functools
 
 import pandas as pd
 import streamlit as st
 
 from core.access import policy as access
+from core.charts import common as charts
 from core.data import image_sources
+from core.demo.models import DEMO_IMAGE_MODEL
+from core.registry import catalog as model_catalog
+from core.ui.caches import registry
 
 
 def remembered_widget(remembered: dict, factory, label: str, key: str, default, **options):
@@ -38,6 +45,22 @@ def remembered_widget(remembered: dict, factory, label: str, key: str, default, 
         options["value"] = value
     remembered[key] = factory(label, key=key, **options)
     return remembered[key]
+
+
+def page_memory(values_key: str, uploads_key: str):
+    """A page's remembered widget values and uploads in this session, and its `remembered_widget`.
+
+    Streamlit forgets the state of widgets a run does not draw (another page, or a form hidden
+    while no data is chosen); the two dicts, kept in Session State under `values_key` and
+    `uploads_key`, restore them when the user comes back.
+
+    Returns:
+        `(values, uploads, remembered_widget)`: the two dicts and `remembered_widget` bound to
+        `values` (`remembered_widget(factory, label, key, default, **options)`).
+    """
+    values = st.session_state.setdefault(values_key, {})
+    uploads = st.session_state.setdefault(uploads_key, {})
+    return values, uploads, functools.partial(remembered_widget, values)
 
 
 def _checked(files) -> tuple[list[tuple[str, bytes]], list[str]]:
@@ -177,3 +200,87 @@ def rejected_files_expander(rejected: list) -> None:
     if rejected:
         with st.expander(f"{len(rejected)} file(s) could not be used"):
             st.dataframe(pd.DataFrame(rejected), hide_index=True)
+
+
+def metric_row(metrics: dict) -> None:
+    """One row of `st.metric`s, one column each: `{label: value}`."""
+    columns = st.columns(max(len(metrics), 1))
+    for column, (label, value) in zip(columns, metrics.items(), strict=False):
+        column.metric(label, value)
+
+
+def image_counts(report: dict) -> None:
+    """The images, classes and rejected files of an image set's report, as a row of metrics."""
+    metric_row(
+        {
+            "Images": report["images"],
+            "Classes": report["classes"],
+            "Rejected files": len(report["rejected"]),
+        }
+    )
+
+
+def image_dataset_overview(summary: dict, key: str, thumbnail_width: int) -> None:
+    """The chosen training images (see `image_source_picker`): counts, the images per class
+    (chart `<key>_class_counts`), a row of thumbnails per class, warnings and rejected files."""
+    report = summary["report"]
+    st.subheader(f"Dataset: {summary['description']}")
+    image_counts(report)
+    chart_column, thumbnail_column = st.columns([2, 3])
+    chart_column.plotly_chart(
+        charts.class_counts_bar(report["class_counts"], title="Images per class"),
+        key=f"{key}_class_counts",
+    )
+    with thumbnail_column:
+        for class_name, thumbnails in summary["thumbnails"].items():
+            st.markdown(f"**{class_name}** ({report['class_counts'][class_name]})")
+            st.image([image for _, image in thumbnails], width=thumbnail_width)
+    for warning in report["warnings"]:
+        st.warning(warning)
+    rejected_files_expander(report["rejected"])
+
+
+def image_model_picker(key: str, describe=None):
+    """The "Model" select of the pages that use an image model; returns the chosen record.
+
+    Lists the registered classifiers and anomaly models, newest version of each name first, and
+    starts at the bundled demo model. Stops the page with a warning while there is none.
+
+    Args:
+        key: The select's key.
+        describe: `describe(record)`: the text of an option; by default its reference.
+    """
+    records = model_catalog.inspection_models(registry().list())
+    if not records:
+        st.warning("No image model is registered yet: train one first.")
+        st.stop()
+    by_reference = {record.reference: record for record in records}
+    default = next(
+        (index for index, record in enumerate(records) if record.name == DEMO_IMAGE_MODEL), 0
+    )
+    reference = st.selectbox(
+        "Model",
+        list(by_reference),
+        index=default,
+        format_func=(lambda item: describe(by_reference[item])) if describe else str,
+        key=key,
+    )
+    return by_reference[reference]
+
+
+def zip_upload(label: str, key: str):
+    """An uploader of one zip within its size limit; returns it as `(name, bytes)`, or None."""
+    files = checked_uploads(
+        st.file_uploader(
+            label, type=["zip"], key=key, max_upload_size=access.widget_limit_mb(["zip"])
+        )
+    )
+    return files[0] if files else None
+
+
+def training_folder_note(folder, called: str = "the training folder") -> str:
+    """Where a model's training images come from: its folder on this server (named `called`
+    then its path), or else an upload."""
+    if folder:
+        return f"{called} `{folder}`, unless you upload a zip."
+    return "the training folder is not on this server, so upload a zip of class folders."

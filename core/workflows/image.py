@@ -105,7 +105,7 @@ def run_image_training(
     )
 
 
-def image_run_metadata(result: ImageRunResult, *, owner: str | None = None) -> dict:
+def image_run_metadata(result: ImageRunResult) -> dict:
     """Builds the registry metadata of a run (validated by the registry on save)."""
     config = result.training.config
     dataset = result.dataset
@@ -144,16 +144,14 @@ def image_run_metadata(result: ImageRunResult, *, owner: str | None = None) -> d
             "samples_per_second": result.training.samples_per_second,
         },
     }
-    if owner:
-        metadata["owner"] = owner
     return metadata
 
 
 def save_image_run(result: ImageRunResult, registry, name: str, *, owner: str | None = None):
     """Registers the run's model under `name` (a new version) and returns the record."""
-    record = registry.save(result.training.model, name, image_run_metadata(result, owner=owner))
-    result.record = record
-    return record
+    return result.save_model(
+        registry, result.training.model, name, image_run_metadata(result), owner
+    )
 
 
 def load_predictor(registry, reference: str, *, operating_point: bool = True):

@@ -287,7 +287,7 @@ def run_image_anomaly_training(
     )
 
 
-def image_anomaly_metadata(result: ImageAnomalyRunResult, *, owner: str | None = None) -> dict:
+def image_anomaly_metadata(result: ImageAnomalyRunResult) -> dict:
     """Builds the registry metadata of a run (contract C1; validated by the registry on save)."""
     config = result.config
     dataset = result.dataset
@@ -335,8 +335,6 @@ def image_anomaly_metadata(result: ImageAnomalyRunResult, *, owner: str | None =
             "training_seconds": result.seconds,
         },
     }
-    if owner:
-        metadata["owner"] = owner
     return metadata
 
 
@@ -344,6 +342,5 @@ def save_image_anomaly_run(
     result: ImageAnomalyRunResult, registry, name: str, *, owner: str | None = None
 ):
     """Registers the run's model under `name` (a new version) and returns the record."""
-    record = registry.save(result.model, name, image_anomaly_metadata(result, owner=owner))
-    result.record = record
-    return record
+    result.record = registry.save(result.model, name, image_anomaly_metadata(result), owner=owner)
+    return result.record

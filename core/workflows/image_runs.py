@@ -11,13 +11,14 @@ import dataclasses
 
 import numpy as np
 
+from core.engine.fit_results import TrainingRun
 from core.metrics.evaluation import evaluate_classification
 
 __all__ = ["ImageRunResult", "evaluated_run", "image_preprocessing", "summary_metrics"]
 
 
 @dataclasses.dataclass
-class ImageRunResult:
+class ImageRunResult(TrainingRun):
     """One finished (or cancelled) image training run, ready to inspect or register.
 
     Attributes:
@@ -34,11 +35,6 @@ class ImageRunResult:
     train_indices: np.ndarray
     validation_indices: np.ndarray
     test_indices: np.ndarray
-    record: object | None = None
-
-    @property
-    def cancelled(self) -> bool:
-        return bool(self.training.cancelled)
 
 
 def evaluated_run(training, dataset, split, predict) -> ImageRunResult:

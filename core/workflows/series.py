@@ -117,7 +117,7 @@ def summary_metrics(config_task: str, evaluation: dict) -> dict:
     return {key: evaluation[key] for key in keys if evaluation.get(key) is not None}
 
 
-def series_run_metadata(result, *, owner: str | None = None) -> dict:
+def series_run_metadata(result) -> dict:
     """Builds the registry metadata of a series run (validated by the registry on save)."""
     config = result.config
     evaluation = _json_ready(result.evaluation)
@@ -154,8 +154,6 @@ def series_run_metadata(result, *, owner: str | None = None) -> dict:
             "problems": list(result.problems),
         },
     }
-    if owner is not None:
-        metadata["owner"] = owner
     return metadata
 
 
@@ -182,9 +180,8 @@ def save_series_run(result, registry, name: str, *, owner: str | None = None):
             "Expected a run that finished at least one epoch. Received: a run cancelled before "
             "its first epoch"
         )
-    record = registry.save(result.model, name, series_run_metadata(result, owner=owner))
-    result.record = record
-    return record
+    result.record = registry.save(result.model, name, series_run_metadata(result), owner=owner)
+    return result.record
 
 
 @dataclasses.dataclass

@@ -167,7 +167,7 @@ def test_run_holds_images_out_and_registers_the_generator(tmp_path):
     held_out = {dataset.filenames[index] for index in result.holdout_indices}
     assert len(trained) == 10 and len(held_out) == 4 and trained.isdisjoint(held_out)
 
-    metadata = gan_run_metadata(result, owner="alice")
+    metadata = gan_run_metadata(result)
     assert metadata["task"] == "gan" and metadata["classes"] == CLASSES
     assert metadata["extra"]["dataset"]["trained_per_class"] == {"dark": 5, "light": 5}
     assert set(metadata["extra"]["training_files"]) == trained

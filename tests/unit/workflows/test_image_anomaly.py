@@ -235,7 +235,7 @@ def test_autoencoder_run_trains_on_good_images_and_separates_defects(autoencoder
 @pytest.mark.parametrize("run", ["gaussian_run", "autoencoder_run"])
 def test_metadata_validates_and_round_trips_through_the_registry(run, request, tmp_path):
     result = request.getfixturevalue(run)
-    metadata = image_anomaly_metadata(result, owner="lena")
+    metadata = image_anomaly_metadata(result)
     assert validate_metadata({**metadata, "created_at": "2026-01-01T00:00:00+00:00",
                               "tensorflow_version": "2", "keras_version": "3"})  # fmt: skip
     assert metadata["classes"] == ["ok", "anomaly"]

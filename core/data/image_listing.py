@@ -177,9 +177,12 @@ def index_labels(
         (class_names, indexes): the sorted class names, and an int32 array of one index per label.
 
     Raises:
-        ValueError: If no image loaded; the message quotes the first three rejections.
+        ValueError: If no image loaded (the message quotes the first three rejections), or two
+            class names differ only in case or spaces (`ok` and `OK `), which would train two
+            classes of one kind of part.
     """
     class_names = sorted(set(labels))
+    check_distinct_class_names([*class_names, *class_folders], source)
     for folder in class_folders:
         if folder not in class_names:
             rejected.append(
@@ -198,6 +201,26 @@ def index_labels(
         )
     class_index = {name: index for index, name in enumerate(class_names)}
     return class_names, np.array([class_index[label] for label in labels], dtype=np.int32)
+
+
+def check_distinct_class_names(names: Sequence[str], source: str) -> None:
+    """Refuses class names that differ only in letter case or spaces, naming each group.
+
+    Raises:
+        ValueError: If two names are equal once case and surrounding or repeated spaces are
+            ignored.
+    """
+    groups: dict[str, set[str]] = {}
+    for name in names:
+        groups.setdefault(" ".join(str(name).split()).casefold(), set()).add(str(name))
+    clashes = [sorted(group) for group in groups.values() if len(group) > 1]
+    if clashes:
+        shown = "; ".join(" and ".join(repr(name) for name in group) for group in clashes)
+        raise ValueError(
+            "Expected class names that differ by more than letter case or spaces (one name per "
+            f"kind of part). Received: source={source!r} with {shown}. Rename the folders or "
+            "labels so that each class has one name."
+        )
 
 
 def read_manifest(manifest_path: Path) -> pd.DataFrame:

@@ -120,7 +120,9 @@ def manifest_image_source(files: Sequence[tuple[str, bytes]], manifest_name: str
 
     Raises:
         TypeError: If `files` is not a list of (name, bytes) pairs.
-        ValueError: If the manifest is not among `files`, is not a .csv, or no image is given.
+        ValueError: If the manifest is not among `files`, is not a .csv, or no image is given,
+            or two uploads share a file name; loading raises if the manifest lists an image
+            twice.
     """
     files = check_named_files(files)
     by_name = dict(files)
@@ -130,7 +132,14 @@ def manifest_image_source(files: Sequence[tuple[str, bytes]], manifest_name: str
             f"Received: manifest_name={manifest_name!r}, files={sorted(by_name)}"
         )
     manifest = by_name.pop(manifest_name)
-    images = {PurePosixPath(name.replace("\\", "/")).name: data for name, data in by_name.items()}
+    basenames = [PurePosixPath(name.replace("\\", "/")).name for name in by_name]
+    repeated = sorted({name for name in basenames if basenames.count(name) > 1})
+    if repeated:
+        raise ValueError(
+            "Expected uploaded images with distinct file names (the manifest finds them by name). "
+            f"Received: {len(repeated)} name(s) uploaded more than once: {repeated[:10]}"
+        )
+    images = dict(zip(basenames, by_name.values(), strict=True))
     if not images:
         raise ValueError(
             "Expected images to go with the manifest. "
@@ -143,6 +152,32 @@ def manifest_image_source(files: Sequence[tuple[str, bytes]], manifest_name: str
     description = f"manifest {manifest_name} + {len(images)} images"
     names = (manifest_name, *sorted(images))
     return ImageSource(MANIFEST, description, names, _digest(sorted(files)), load)
+
+
+def _refuse_repeated_images(manifest_name: str, listed_names: list[str], images) -> None:
+    """Refuses a manifest that lists one uploaded image more than once.
+
+    Uploaded images are matched to rows by file name only, so two rows naming the same image (in
+    any folders) would load the same pixels twice, possibly under two labels, and write the file
+    once per row to the temporary folder: a small manifest could fill the disk.
+    """
+    rows: dict[str, list[int]] = {}
+    for row, listed_name in enumerate(listed_names, start=2):
+        basename = PurePosixPath(listed_name.replace("\\", "/")).name
+        if basename in images:
+            rows.setdefault(basename, []).append(row)
+    repeated = {name: found for name, found in rows.items() if len(found) > 1}
+    if repeated:
+        shown = "; ".join(
+            f"{name!r} on rows {', '.join(map(str, found[:5]))}"
+            + (f" and {len(found) - 5} more" if len(found) > 5 else "")
+            for name, found in sorted(repeated.items())[:5]
+        )
+        raise ValueError(
+            f"Expected each uploaded image to be listed once in {manifest_name!r} (images are "
+            f"matched to rows by file name). Received: {len(repeated)} image(s) listed more than "
+            f"once: {shown}"
+        )
 
 
 def _load_manifest(manifest_name, manifest, images, image_size, channels):
@@ -160,6 +195,7 @@ def _load_manifest(manifest_name, manifest, images, image_size, channels):
             listed_names = [name.strip() for name in listed.get("filename", [])]
         except (ValueError, UnicodeDecodeError):
             listed_names = []  # The loader below reports the unreadable manifest.
+        _refuse_repeated_images(manifest_name, listed_names, images)
         placed = set()
         for listed_name in listed_names:
             target = (root / "images" / listed_name.replace("\\", "/")).resolve()

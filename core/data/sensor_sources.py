@@ -332,6 +332,19 @@ def truth_label(task: str) -> str:
     return "True RUL at each unit's last cycle (CSV unit,rul or NASA RUL_FD00x.txt)"
 
 
+def check_truth_file(truth: SeriesSource, task: str) -> None:
+    """Checks a truth file on its own, before the data it belongs to is read.
+
+    Raises:
+        ValueError: If the file does not have the layout the task needs, holds a bad value or
+            lists a unit twice.
+    """
+    if task == "anomaly":
+        load_anomaly_labels(truth.data)
+    else:
+        read_final_rul(truth.data, name=truth.name)
+
+
 def read_truth(truth: SeriesSource, task: str, dataset):
     """Reads a truth file: the true RUL per unit (a Series) or anomalous stretches (a frame).
 

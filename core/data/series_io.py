@@ -2,8 +2,13 @@
 
 The format comes from the file name's extension, or is sniffed from the first bytes when bytes
 arrive without a name. CSV files may use commas, semicolons (with a decimal comma) or tabs, and be
-UTF-8 or latin-1. Files over `MAX_SERIES_ROWS` rows are refused. Validation and the canonical
-table live in `core.data.series`, which re-exports `read_series_file` and `MAX_SERIES_ROWS`.
+UTF-8 or latin-1. What a file expands to in memory is bounded before it is materialised: at most
+`MAX_SERIES_ROWS` rows, `MAX_SERIES_COLUMNS` columns and `MAX_SERIES_CELLS` cells (rows x columns),
+checked from a Parquet file's metadata (with its uncompressed size against
+`MAX_SERIES_DECODED_BYTES`, which bounds long strings too) and while a CSV file streams in. A small
+compressed file can hold billions of zeros; the upload limit bounds the file, these bound the
+table. Validation and the canonical table live in `core.data.series`, which re-exports
+`read_series_file` and `MAX_SERIES_ROWS`.
 """
 
 from __future__ import annotations
@@ -16,13 +21,21 @@ import re
 from pathlib import Path
 
 import pandas as pd
+import pyarrow
+import pyarrow.compute
 from pyarrow import parquet
 
 from core.data import archive_checks
-from core.data.cmapss_text import looks_like_cmapss, read_cmapss_text
+from core.data.cmapss_text import CMAPSS_COLUMNS, looks_like_cmapss, read_cmapss_text
 from core.data.validation import describe_value
 
 MAX_SERIES_ROWS = 5_000_000
+# 20 million cells are 160 MB as float64: pandas needs about twice that while converting, which a
+# server shared by several users can afford; a 5-million-row, 40-sensor file cannot be.
+MAX_SERIES_CELLS = 20_000_000
+MAX_SERIES_COLUMNS = 2_000
+# Parquet's own count of the column data once decompressed, strings included.
+MAX_SERIES_DECODED_BYTES = 256 * 1024**2
 TEXT_EXTENSIONS = (".csv", ".tsv", ".txt")
 PARQUET_EXTENSIONS = (".parquet", ".pq")
 _SNIFF_BYTES = 64 * 1024
@@ -65,6 +78,42 @@ def _too_many_rows(display: str) -> ValueError:
     )
 
 
+def _too_large(display: str, rows: int, columns: int) -> ValueError:
+    return ValueError(
+        f"Expected at most {MAX_SERIES_CELLS:,} values (rows x columns) and at most "
+        f"{MAX_SERIES_COLUMNS:,} columns, to keep the server's memory for everyone. Received: "
+        f"name='{display}' has {rows:,} rows x {columns:,} columns = {rows * columns:,} values. "
+        "Keep the sensors you need, or split the file by machine or by period."
+    )
+
+
+def _too_many_bytes(display: str, size: int) -> ValueError:
+    return ValueError(
+        f"Expected at most {MAX_SERIES_DECODED_BYTES // 1024**2:,} MB of column data once "
+        f"decompressed. Received: name='{display}' expands to {size / 1024**2:,.0f} MB (long "
+        "text columns?). Keep the sensors you need, or split the file."
+    )
+
+
+def _expanded_text_bytes(column) -> int:
+    """Bytes of a dictionary-encoded text column once every row holds its own string."""
+    total = 0
+    for chunk in column.chunks:
+        lengths = pyarrow.compute.binary_length(chunk.dictionary)
+        total += pyarrow.compute.sum(pyarrow.compute.take(lengths, chunk.indices)).as_py() or 0
+    return total
+
+
+def _row_limit(display: str, columns: int) -> int:
+    """The most rows a table of `columns` columns may have, or raises when it is too wide."""
+    if columns > MAX_SERIES_COLUMNS:
+        raise ValueError(
+            f"Expected at most {MAX_SERIES_COLUMNS:,} columns. Received: name='{display}' has "
+            f"{columns:,} columns. Keep the sensors you need."
+        )
+    return min(MAX_SERIES_ROWS, MAX_SERIES_CELLS // max(columns, 1))
+
+
 def _sniff_delimiter(sample: str) -> str:
     lines = [line for line in sample.splitlines() if line.strip()][:50]
     if len(lines) > 2:
@@ -96,7 +145,9 @@ def _read_delimited(source, display: str, sample: str, encoding: str) -> pd.Data
     first_line = next((line for line in sample.splitlines() if line.strip()), "")
     first_fields = next(csv.reader([first_line], delimiter=delimiter))
     headerless = all(_is_number(field.strip()) for field in first_fields)
-    options = {"sep": delimiter, "decimal": decimal, "nrows": MAX_SERIES_ROWS + 1}
+    # The header's field count bounds the rows before pandas allocates anything for them.
+    row_limit = _row_limit(display, len(first_fields))
+    options = {"sep": delimiter, "decimal": decimal, "nrows": row_limit + 1}
     options |= {"header": None if headerless else 0, "skipinitialspace": True, "low_memory": False}
     try:
         try:
@@ -122,6 +173,10 @@ def _read_delimited(source, display: str, sample: str, encoding: str) -> pd.Data
             f"name='{display}': the header names {frame.shape[1]} columns but the data rows have "
             f"{frame.shape[1] + extra} fields; name the extra column(s) in the header"
         )
+    if len(frame) > row_limit:
+        if row_limit == MAX_SERIES_ROWS:
+            raise _too_many_rows(display)
+        raise _too_large(display, len(frame), frame.shape[1])
     if encoding == "latin-1":
         notes.append(f"'{display}' is not valid UTF-8; it was decoded as latin-1.")
     if decimal == ",":
@@ -142,14 +197,41 @@ def _read_parquet(source, display: str, head: bytes) -> pd.DataFrame:
         )
     try:
         parquet_file = parquet.ParquetFile(_open(source))
-        row_count = parquet_file.metadata.num_rows
+        metadata = parquet_file.metadata
+        row_count, column_count = metadata.num_rows, metadata.num_columns
+        decoded_bytes = sum(
+            metadata.row_group(group).column(column).total_uncompressed_size
+            for group in range(metadata.num_row_groups)
+            for column in range(metadata.num_columns)
+        )
     except Exception as error:  # pyarrow raises several unrelated types for a damaged file.
         raise ValueError(
             f"Expected a readable Parquet file. Received: name='{display}': {error}"
         ) from error
     if row_count > MAX_SERIES_ROWS:
         raise _too_many_rows(display)
-    frame = parquet_file.read().to_pandas()
+    if row_count > _row_limit(display, column_count):
+        raise _too_large(display, row_count, column_count)
+    if decoded_bytes > MAX_SERIES_DECODED_BYTES:
+        raise _too_many_bytes(display, decoded_bytes)
+    # Text columns are read as dictionaries: a long string repeated on every row is stored once
+    # in the file, and its expanded size is counted before any copy of it is made.
+    text_columns = [
+        field.name
+        for field in parquet_file.schema_arrow
+        if pyarrow.types.is_string(field.type) or pyarrow.types.is_large_string(field.type)
+    ]
+    table = parquet.ParquetFile(_open(source), read_dictionary=text_columns).read()
+    expanded_bytes = decoded_bytes + sum(
+        _expanded_text_bytes(table.column(name)) for name in text_columns
+    )
+    if expanded_bytes > MAX_SERIES_DECODED_BYTES:
+        raise _too_many_bytes(display, expanded_bytes)
+    frame = table.to_pandas()
+    del table
+    for name in text_columns:
+        if name in frame.columns and isinstance(frame[name].dtype, pd.CategoricalDtype):
+            frame[name] = frame[name].astype(object)
     if not isinstance(frame.index, pd.RangeIndex):
         frame = frame.reset_index()  # A frame saved with `unit` as its index keeps it as a column.
     frame.attrs["notes"] = []
@@ -177,7 +259,8 @@ def read_series_file(
     Raises:
         ValueError: If the file is missing, empty, compressed, a model file, has an unknown
             extension, is not the format its extension says, has data rows longer than its
-            header, or has more than `MAX_SERIES_ROWS` rows.
+            header, or would take more memory than `MAX_SERIES_ROWS`, `MAX_SERIES_COLUMNS`,
+            `MAX_SERIES_CELLS` or (Parquet) `MAX_SERIES_DECODED_BYTES` allow.
         TypeError: If `source` is neither a path nor bytes.
     """
     display, extension, head = _source_bytes(source, name)
@@ -212,12 +295,15 @@ def read_series_file(
         except UnicodeDecodeError:
             encoding, sample = "latin-1", head.decode("latin-1")
         if looks_like_cmapss(sample):
-            frame = read_cmapss_text(_open(source), name=display, max_rows=MAX_SERIES_ROWS)
+            row_limit = _row_limit(display, len(CMAPSS_COLUMNS))
+            frame = read_cmapss_text(_open(source), name=display, max_rows=row_limit)
             source_format = "cmapss"
         else:
             frame, source_format = _read_delimited(source, display, sample, encoding), "csv"
     if len(frame) > MAX_SERIES_ROWS:
         raise _too_many_rows(display)
+    if len(frame) > _row_limit(display, frame.shape[1]):
+        raise _too_large(display, len(frame), frame.shape[1])
     if len(frame) == 0:
         raise ValueError(
             f"Expected at least one data row. Received: name='{display}' has columns "

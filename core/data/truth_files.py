@@ -100,8 +100,8 @@ def read_final_rul(source, *, name: str | None = None, units: Sequence | None = 
         A float Series named 'rul', indexed by unit.
 
     Raises:
-        ValueError: If the file is neither layout, holds a negative or non-numeric value, or its
-            length does not match `units`.
+        ValueError: If the file is neither layout, holds a negative or non-numeric value, lists a
+            unit twice, or its length does not match `units`.
     """
     if isinstance(source, bytes | bytearray):
         data, display = bytes(source), name or "upload"
@@ -118,6 +118,14 @@ def read_final_rul(source, *, name: str | None = None, units: Sequence | None = 
         keys = [row[unit_index].strip() if len(row) > unit_index else "" for row in rows]
         texts = [row[rul_index].strip() if len(row) > rul_index else "" for row in rows]
         keys = [int(key) if key.lstrip("-").isdigit() else key for key in keys]
+        seen: dict = {}
+        for row, key in enumerate(keys, start=2):
+            if key in seen:
+                raise ValueError(
+                    f"Expected each unit at most once in '{display}' (one true RUL per unit). "
+                    f"Received: unit={describe_value(key)} on lines {seen[key]} and {row}"
+                )
+            seen[key] = row
     else:
         texts = lines
         if units is not None and len(units) != len(texts):

@@ -26,6 +26,7 @@ from core.data.config_checks import page_changes
 from core.data.sensor_sources import (
     EvaluationData,
     SeriesSource,
+    check_truth_file,
     load_dataset,
     mapping_for,
     read_table,
@@ -138,9 +139,13 @@ def make_training_work(
     cancelled while reading); its `lightweight` is `lightweight_run`.
 
     Raises:
-        ValueError: If `config` is invalid (checked now, before anything is queued).
+        ValueError: If `config` or the truth file is invalid (checked now, before anything is
+            queued).
     """
     config.validate()
+    if evaluation is not None and evaluation.truth is not None:
+        # A bad truth file is refused now, not after a training it would make useless.
+        check_truth_file(evaluation.truth, config.task)
 
     def work(progress, cancellation):
         progress.set_message(f"Reading {source.description}")

@@ -114,16 +114,14 @@ def test_training_work_cancelled_while_reading_returns_nothing():
     assert messages == ["Reading upload pumps.csv"]
 
 
-def test_training_work_reports_a_bad_truth_file_before_training():
+def test_training_work_refuses_a_bad_truth_file_before_anything_is_queued():
     evaluation = sources.uploaded_evaluation_data(
         ("test.csv", sources.sample_source("test.csv").data), ("rul.csv", b"unit,rul\n1,x\n")
     )
-    work = sensor_jobs.make_training_work(
-        sources.sample_source(), SeriesTrainingConfig(epochs=1), evaluation=evaluation
-    )
-    progress = types.SimpleNamespace(set_message=lambda message: None)
     with pytest.raises(ValueError, match="Expected a CSV with columns unit,rul"):
-        work(progress, types.SimpleNamespace(cancelled=False))
+        sensor_jobs.make_training_work(
+            sources.sample_source(), SeriesTrainingConfig(epochs=1), evaluation=evaluation
+        )
 
 
 def test_submit_training_queues_a_series_job_with_a_valid_name():

@@ -30,17 +30,18 @@ else:
     st.info("Upload files above, or switch on the bundled sample data.")
     st.stop()
 
-for archive in report["image_archives"]:
+# Several uploads may share a name (a Mac names every zip Archive.zip): keys go by position.
+for position, archive in enumerate(report["image_archives"]):
     st.subheader(f"Image set: {archive['name']}")
     ui.image_counts(archive)
     st.plotly_chart(
         charts.class_counts_bar(archive["class_counts"], title="Images per class"),
-        key=f"class_counts_{archive['name']}",
+        key=f"class_counts_{position}",
     )
     for warning in archive.get("warnings", []):
         st.warning(warning)
     if archive["rejected"]:
-        st.dataframe(pd.DataFrame(archive["rejected"]), hide_index=True)
+        st.dataframe(pd.DataFrame(archive["rejected"]), hide_index=True, key=f"rejected_{position}")
 
 if report["images"]:
     st.subheader("Single images")

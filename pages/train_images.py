@@ -28,7 +28,8 @@ remembered, uploads, remembered_widget = ui.page_memory(REMEMBERED, UPLOADS)
 st.title("Train an image model")
 st.markdown(
     "Train a defect classifier from scratch on your own images. Training runs in the background: "
-    "you can switch pages or close the tab and come back to follow it here."
+    "you can switch to other pages and come back to follow it here. A reload or a new tab starts "
+    "a new session, which does not see this one's jobs."
 )
 
 st.header("1. Data")
